@@ -1,0 +1,718 @@
+"""Consultation-site boilerplate: the patterns, a conservative stripper and detectors.
+
+Replies scraped from Q&A sites (HealthCareMagic, iCliniq, ChatDoctor, ...) wrap the medical
+advice in the site's house style. A model fine-tuned on them learns to greet with the site's
+name, sign as a named doctor and close with "Hope I have answered your query" -- replies that
+impersonate a doctor or a site are defects. This module is the single home of those patterns:
+`medchat.data` uses `strip_boilerplate` to clean training replies, `medchat.answer_checks`
+uses `impersonation_findings` / `boilerplate_findings` to score generated answers, and the
+live reply filter can reuse the same compiled constants.
+
+Design: the stripper cuts only what is boilerplate and keeps every clause that carries
+content. It works in four passes:
+
+1. **Spacing normalisation** (not a rule, nothing removed): scraped replies often glue
+   sentences ("HCM.It seems", "healthcaremagicThis", "Thank youDr X"); a space is inserted
+   after ``.!?,`` before a letter and between a lowercase run and a capitalised word so the
+   patterns below can see word boundaries.
+2. **Anywhere in the text**
+
+   - ``link``: URLs, ``www.`` addresses, e-mail addresses and phone numbers.
+   - ``contact_ad``: a *clause* that advertises the site or asks the reader to contact this
+     particular doctor ("you can reach me directly through the link below", "rate my
+     answer", "premium features of this website", "mail us at", "send me your pictures",
+     "please revert back", "follow up on healthcaremagic", "visit my clinic"). Only that
+     clause is dropped; "Please consult your dermatologist or use premium features ..."
+     keeps "Please consult your dermatologist".
+   - ``doctor_claim``: first-person claims of being a doctor are cut out of the sentence
+     ("i am Dr. Das", "I'm a dermatologist and", "As a doctor, I ...") and "my patients" /
+     "in my (clinical) practice" are depersonalised ("patients", "in practice").
+   - ``closer``: a clause that is *entirely* a stock closer ("Hope I have answered your
+     query", "hope this helps", "let me know if I can assist you further", "feel free to
+     ask me again", "I will be available to answer your follow up queries"). Closers are
+     matched against a whole clause made only of boilerplate words, so "I hope the cream
+     helps your skin" (content words) is never touched.
+   - ``site_mention``: any remaining clause that names a consultation site ("Thank you for
+     choosing HealthcareMagic") is dropped; a site name inside a content clause is removed
+     as a phrase.
+3. **At the start** (repeated until nothing fires)
+
+   - ``greeting``: a leading salutation, with the patient's name if any ("Hi Dear,",
+     "Hello Simran,", "HI"). Harmless on its own, so `boilerplate_findings` ignores it.
+   - ``site_welcome``: "Welcome to HealthcareMagic / HCM / Chat Doctor / 'Ask A Doctor'
+     service", "Well come to HCM", a bare "Welcome and ...".
+   - ``thanks_opener``: "Thanks for your query / for posting / for writing to us at HCM /
+     for using ...", made of boilerplate words only.
+   - ``query_review``: "I have gone through your query (and)", "I have reviewed your query
+     and here is my advice", "I will suggest you the best possible treatment options".
+4. **At the end** (repeated until nothing fires)
+
+   - ``signature``: a doctor's signature -- "Dr." plus a name and credentials with no
+     sentence words after it ("Regards, Dr. Asmeet Kaur Sawhney, Dermatologist", "Dr.
+     Ilyas Patel MD", "DrSudarshan MD Dermatology"), "Regards, <Name> MD", and a bare
+     2-4 word name left after a removed sign-off ("... link. Hardik Pitroda").
+   - ``signoff``: trailing clauses such as "Take care", "Regards", "Thanks", "Best
+     wishes", "Wish you good health", "Good luck", "All the best", "Get well soon", "Have a
+     nice day", "Bye" -- only at the end, because "take care to avoid sunburn" mid-text is
+     advice.
+
+Everything else is kept verbatim. The first letter is re-capitalised when an opener was cut
+from the middle of a sentence ("I have gone through your query and hair loss is ..." ->
+"Hair loss is ...").
+
+`impersonation_findings` reports what still impersonates after cleaning: a named site, a
+named or signing doctor, a first-person doctor claim. "See a doctor" / "your doctor" are
+fine. `boilerplate_findings` reports leftover site greetings, closers, sign-offs, links and
+ads (a plain "Hello" is not a finding).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CleanResult",
+    "strip_boilerplate",
+    "impersonation_findings",
+    "boilerplate_findings",
+    "SITE_NAME_PATTERN",
+    "SITE_NAME_RE",
+    "HCM_SITE_CONTEXT_RE",
+    "GREETING_RE",
+    "SITE_WELCOME_RE",
+    "THANKS_OPENER_RE",
+    "QUERY_REVIEW_RE",
+    "CLOSER_PATTERN",
+    "SIGNOFF_PATTERN",
+    "BOILERPLATE_CLAUSE_RE",
+    "CONTACT_AD_RE",
+    "LINK_RE",
+    "DOCTOR_CLAIM_RE",
+    "NAMED_DOCTOR_RE",
+    "SIGNATURE_LEADIN_PATTERN",
+    "RULES",
+    "FINDING_RULES",
+]
+
+# All rule names `strip_boilerplate` can report, in the order of the module docstring.
+RULES = (
+    "link",
+    "contact_ad",
+    "doctor_claim",
+    "closer",
+    "site_mention",
+    "greeting",
+    "site_welcome",
+    "thanks_opener",
+    "query_review",
+    "signature",
+    "signoff",
+)
+# Rules that are defects when they fire on a generated answer (a plain "Hello," is not).
+FINDING_RULES = tuple(r for r in RULES if r != "greeting")
+
+_I = re.IGNORECASE
+# Lookahead "word boundary or a glued capitalised word" -- scraped text has "HCMI really",
+# "healthcaremagicThis". Scoped (?-i:...) keeps the capital test case-sensitive under re.I.
+_END = r"(?:\b|(?=(?-i:[A-Z])))"
+_PUNCT_TAIL = r"[\s,.!:;\-–—…'\"‘’“”]*"
+
+# --------------------------------------------------------------------------------------
+# Site names
+# --------------------------------------------------------------------------------------
+# Consultation / Q&A sites whose names must never appear in a reply. Spelling variants seen
+# in scraped data ("health care magic", "healthcaremagic.com", "Chat Doctor"). "HCM" is NOT
+# here: it is also the abbreviation of hypertrophic cardiomyopathy, so it only counts as a
+# site in site contexts (HCM_SITE_CONTEXT_RE / the opener patterns).
+SITE_NAME_PATTERN = (
+    r"(?:health\s*care\s*magic|i\s?cliniq|chat\s?doctor|practo|lybrate|justanswer|docsapp"
+    r"|healthtap|medhelp|doctor\s?spring|zocdoc|mfine|ask\s?the\s?doctor"
+    r"|['‘’\"]?ask\s+a\s+doctor['‘’\"]?\s+service)"
+    r"(?:\s*\.\s*(?:com|in|org|net))?" + _END
+)
+SITE_NAME_RE = re.compile(r"\b" + SITE_NAME_PATTERN, _I)
+# Site name including "HCM" -- only used right after "welcome to", "posting on", ... where
+# it cannot be the cardiomyopathy.
+_SITE_OR_HCM = r"(?:" + SITE_NAME_PATTERN + r"|HCM" + _END + r"|this\s+(?:forum|site|website|platform|service))"
+HCM_SITE_CONTEXT_RE = re.compile(
+    r"\b(?:welcome|well\s?come|posting|posted|writing|write|asking|ask|query|question|using|"
+    r"choosing|contacting|consulting|follow\s*-?\s*up|trusting)\b(?:\s+\w+){0,3}?\s+"
+    r"(?:to|on|at|in|with|through|via)?\s*HCM" + _END
+    + r"|\bHCM\s+(?:forum|team|service|website|site|platform|doctors?)\b"
+    r"|\b(?:thanks?|thank\s*you)\s+(?:for\s+(?:using|choosing)\s+)?HCM" + _END,
+    _I,
+)
+
+# --------------------------------------------------------------------------------------
+# Openers (anchored at the start of the remaining text)
+# --------------------------------------------------------------------------------------
+GREETING_RE = re.compile(
+    r"^\W*(?:hi+|hello+|hey+|hii+|dear|greetings|namaste|good\s+(?:morning|afternoon|evening|day))"
+    r"(?:\b|(?=(?-i:[A-Z][a-z])))"  # "HIWell come", "HelloThanks"
+    r"(?:[\s,]*(?:dear|there|friend|sir|madam|ma'?am|mam|buddy|user|all|patient)\b)?"
+    # a single name right after the salutation, followed by punctuation: "Hi Simran,"
+    r"(?:\s+(?!and\b|welcome\b|thanks?\b|thank\b)[A-Za-z][a-z]+(?=\s*[,.!]))?"
+    + _PUNCT_TAIL,
+    _I,
+)
+SITE_WELCOME_RE = re.compile(
+    r"^(?:and\s+)?(?:a\s+)?(?:very\s+)?(?:warm\s+)?(?:welcome|well\s?come)\s+(?:back\s+)?(?:to|t|on|at)\s+"
+    r"(?:the\s+)?" + _SITE_OR_HCM
+    + r"(?:\s*(?:forum|team|service|website|site|platform))?" + _PUNCT_TAIL
+    # a bare "Welcome and thanks for posting ..." / "Welcome!" opener
+    + r"|^(?:and\s+)?welcome\b(?:\s+and\b)?" + _PUNCT_TAIL,
+    _I,
+)
+# Words a "thanks for ..." opener is made of; anything else (a content word) stops the match
+# so the cut never reaches the medical text.
+_THANKS_BAG = (
+    r"your|the|ur|this\s+(?:query|question|forum|site|platform)|posting|posted|writing|write|asking|choosing|using|contacting|"
+    r"sharing|trusting|consulting|query|queries|question|questions|concern|concerns|in|here|to|us|"
+    r"on|at|me|with|detailed|history|details|information|info|putting|forward|bringing|up|"
+    r"reaching|out|a|your|health|problem|valuable|kind|nice|medical|forum|site|website|service|"
+    r"platform|again|back|and|the|for|query\.|letting|know|detail|describing|providing|"
+    r"giving|brief|case"
+)
+THANKS_OPENER_RE = re.compile(
+    r"^(?:and\s+)?(?:many\s+)?(?:thanks?|thank\s*(?:you|u)|thnx|thx|thanx)"
+    r"(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\s+(?:for|4)"
+    r"(?:\s+(?:(?:" + _THANKS_BAG + r")\b|" + _SITE_OR_HCM + r"))+" + _PUNCT_TAIL,
+    _I,
+)
+QUERY_REVIEW_RE = re.compile(
+    r"^(?:i\s+|we\s+)?(?:have\s+|had\s+)?(?:carefully\s+|thoroughly\s+)?"
+    r"(?:gone\s+through|go\s+through|went\s+through|read|reviewed|noted|seen|checked|studied|understood)\s+"
+    r"(?:through\s+)?(?:your|ur|the|all\s+the|all\s+your)\s+"
+    r"(?:query|queries|question|questions|post|message|case|history|details|complaints?|concern)"
+    r"(?:\s+(?:in\s+detail|carefully|thoroughly|completely))?"
+    r"(?:\s+and\s+here\s+is\s+my\s+(?:advice|opinion|reply|answer))?"
+    r"(?:[\s,.!]+and\b)?" + _PUNCT_TAIL
+    + r"|^i\s+will\s+(?:suggest|give|tell)\s+you\s+the\s+best\s+possible\s+(?:treatment\s+)?(?:options?|advice)"
+    + _PUNCT_TAIL,
+    _I,
+)
+
+# --------------------------------------------------------------------------------------
+# Closers and sign-offs (matched against a whole clause)
+# --------------------------------------------------------------------------------------
+# Vocabulary of "hope ..." / "let me know ..." closers. A clause made only of these words
+# carries no medical content.
+_CLOSER_BAG = (
+    r"i|this|that|it|my|the|above|information|info|answer|answers|answered|reply|advice|"
+    r"suggestions?|explanation|have|has|had|will|would|should|may|might|could|can|be|been|is|"
+    r"was|were|am|are|r|to|you|u|ur|your|yours|query|queries|questions?|concerns?|doubts?|"
+    r"problems?|issues?|all|of|fully|completely|satisfactorily|adequately|properly|well|helps?|"
+    r"helped|helpful|useful|informative|addressed|resolved?|solved?|solves|cleared|clears|"
+    r"clarified|clarifies|explained|satisfied|got|get|gets|found|find|now|already|some|extent|"
+    r"take|takes|care|in|detail|both|and|ok|okay|further|any|more|other|additional|assist|need|"
+    r"require|anything|else|there|clarification|details|if|case|incase|again|for|with|me|us|"
+    r"back|here|follow|up|followup|follow-up|later|free|feel|ask|contact|write|reach|message|"
+    r"ping|discuss|revert|which|also|much|lot|a|just|wish|glad|happy|so|on|about|regarding|"
+    r"same|through|by|service|we|do|let|know|waiting|available|hear|from|soon|best|possible|"
+    r"given|provided|hopefully|good|great|day"
+)
+_BAG_WORDS = r"(?:\s+(?:" + _CLOSER_BAG + r")\b)"
+CLOSER_PATTERN = (
+    r"(?:"
+    # "(I) hope ... answered / helps / resolved ..." -- bag words only
+    r"(?:(?:i|we)\s+)?(?:do\s+)?(?:sincerely\s+|really\s+|truly\s+)?hope" + _BAG_WORDS + r"{1,18}"
+    # "let me know if I can assist you further"
+    r"|(?:please\s+|do\s+|kindly\s+)?let\s+(?:me|us)\s+know" + _BAG_WORDS + r"{0,18}"
+    # "(if you have more questions) feel free to ask/contact me again"
+    r"|(?:(?:if|in\s+case|incase)" + _BAG_WORDS + r"{0,10}\s*,?\s*)?(?:please\s+|do\s+)?feel\s+free\s+to\s+\w+"
+    + _BAG_WORDS + r"{0,14}"
+    # "(if you have any further queries) you can ask/contact me (again)"
+    r"|(?:(?:if|in\s+case|incase|for)" + _BAG_WORDS + r"{1,10}\s*,?\s*)?(?:you\s+(?:can|may)\s+|please\s+|do\s+)?"
+    r"(?:ask|contact|write\s+to|message|consult)\s+(?:me|us)" + _BAG_WORDS + r"{0,10}"
+    # "I will be available to answer your follow up queries"
+    r"|(?:i|we)\s+(?:will|would|shall)\s+be\s+(?:available|glad|happy)" + _BAG_WORDS + r"{0,14}"
+    # "I have tried to answer your query", "glad to help"
+    r"|(?:i\s+)?(?:have\s+)?tried\s+to\s+(?:answer|address|solve)" + _BAG_WORDS + r"{0,10}"
+    r"|(?:(?:i\s+am|i'm|im)\s+)?(?:glad|happy)\s+to\s+(?:help|assist)" + _BAG_WORDS + r"{0,6}"
+    r"|(?:thanks?|thank\s*(?:you|u))\s+(?:again\s+)?for\s+(?:your\s+)?(?:query|question|trust|patience|"
+    r"using|choosing|asking|writing|posting|consulting)" + _BAG_WORDS + r"{0,8}"
+    r")"
+)
+# Trailing courtesies; only removed at the end of a reply.
+SIGNOFF_PATTERN = (
+    r"(?:"
+    r"(?:with\s+)?(?:kind|best|warm|warmest)?\s*regards?"
+    r"|thanks?(?:\s+(?:and|&)\s+regards)?|thank\s*(?:you|u)(?:\s+very\s+much)?|thnx|thx|thanx|tnx"
+    r"|many\s+thanks|thanking\s+you|sincerely|yours\s+(?:truly|sincerely|faithfully)"
+    r"|(?:take|tk)\s+care(?:\s+of\s+(?:yourself|your\s+health))?"
+    r"|(?:(?:i\s+)?wish(?:ing)?\s+you|wish)\s+(?:a\s+)?(?:good|best|better|great|speedy|quick|fast|all\s+the\s+best|the\s+best)"
+    r"(?:\s+of)?(?:\s+(?:health|luck|recovery|life|day))?(?:\s+(?:and\s+)?(?:speedy\s+)?recovery)?"
+    r"|(?:i\s+)?wish\s+you\s+(?:feel|get)\s+(?:better|well)(?:\s+soon)?"
+    r"|(?:best|good)\s+(?:of\s+)?(?:wishes|luck)(?:\s+to\s+you)?|best|all\s+the\s+(?:best|very\s+best)"
+    r"|get\s+well\s+soon|(?:wish\s+you\s+a\s+)?speedy\s+recovery|stay\s+(?:safe|healthy|blessed)"
+    r"|(?:have|wish\s+you)\s+a\s+(?:nice|good|great|healthy)\s+(?:day|time|life|living)"
+    r"|(?:may\s+)?god\s+bless(?:\s+you)?|bye(?:\s+bye)?|ok(?:ay)?\s+(?:and\s+)?bye|cheers|good\s+day"
+    r"|be\s+well|ok(?:ay)?|wish\s+you\s+(?:good|best)\s+(?:health|luck)"
+    r")"
+)
+# A clause that consists only of closers and sign-offs.
+_UNIT = r"(?:" + CLOSER_PATTERN + r"|" + SIGNOFF_PATTERN + r")"
+BOILERPLATE_CLAUSE_RE = re.compile(
+    r"^\W*" + _UNIT + r"(?:[\s,.!&]+(?:and\s+)?" + _UNIT + r")*\W*$", _I
+)
+_CLOSER_CLAUSE_RE = re.compile(
+    r"^\W*" + CLOSER_PATTERN + r"(?:[\s,.!&]+(?:and\s+)?" + _UNIT + r")*\W*$", _I
+)
+_SIGNOFF_CLAUSE_RE = re.compile(
+    r"^\W*" + SIGNOFF_PATTERN + r"(?:[\s,.!&]+(?:and\s+)?" + SIGNOFF_PATTERN + r")*\W*$", _I
+)
+
+# --------------------------------------------------------------------------------------
+# Links, ads, doctor claims, signatures
+# --------------------------------------------------------------------------------------
+LINK_RE = re.compile(
+    r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"  # e-mail
+    r"|\bhttps?://\S+|\bwww\.\S+"
+    r"|\b[\w-]+\.(?:com|net|org|co\.uk)\b(?:/\S*)?"  # bare domains
+    r"|(?:\b(?:mob(?:ile)?|ph(?:one)?|tel|cell|contact|call|whats\s?app)\b\s*(?:no\.?|number)?\s*[:.-]?\s*)?"
+    r"(?<![\w.])\+?\d[\d\s-]{8,}\d\b",  # phone numbers (10+ digits)
+    _I,
+)
+CONTACT_AD_RE = re.compile(
+    r"\b(?:reach|contact|consult|ask|write\s+to|mail|e-?mail|message|ping|meet)\s+(?:me|us)\s+"
+    r"(?:directly|personally|privately|online|at|on|through|via|by|in\s+my)\b"
+    r"|\b(?:rate|review)\s+my\s+(?:answer|reply|response)\b|\bvaluable\s+review\b"
+    r"|\bpremium\s+(?:features?|service|membership|consultation)\b"
+    r"|\b(?:private|direct|paid|premium)\s+(?:consultation|question|chat|query|message)\b"
+    r"|\b(?:mail|e-?mail|send|upload|share)\s+(?:me|us|it\s+to\s+me)\b"
+    r"|\bsend\s+(?:me|us)\s+(?:your|the|a)?\s*(?:pics?|pictures?|photos?|photographs?|images?|reports?)\b"
+    r"|\b(?:send|mail|upload)\s+(?:in\s+)?(?:the\s+|your\s+)?(?:pics?|pictures?|photos?|photographs?|images?)\s+(?:to\s+me|at)\b"
+    r"|\b(?:for\s+more\s+info\w*\s+)?(?:mail|e-?mail|write\s+to|visit|contact)\s+us\b"
+    r"|\b(?:please|kindly|pls|plz|you\s+can|do|may)\s+revert\b"
+    r"|\b(?:below|above|following)\s+(?:mentioned\s+|given\s+)?link\b|\blink\s+(?:below|above)\b"
+    r"|\bclick\s+(?:on\s+)?(?:the\s+)?(?:link|here)\b"
+    r"|\bvisit\s+(?:me\s+at\s+)?my\s+(?:clinic|hospital|website|site|page|profile)\b"
+    r"|\bmy\s+(?:website|profile|page|e-?mail|email\s+id|mail\s+id|contact\s+(?:no|number|details))\b"
+    r"|\bfollow\s*-?\s*up\s+(?:with\s+me|on\s+" + _SITE_OR_HCM + r")",
+    _I,
+)
+_SPECIALTY = (
+    r"(?:doctor|physician|dermatologist|venereologist|cosmetologist|gyn(?:a)?ecologist|obstetrician|"
+    r"surgeon|p(?:a)?ediatrician|cardiologist|psychiatrist|psychologist|neurologist|urologist|"
+    r"dentist|orthop(?:a)?edi(?:st|c\s+surgeon|cian)|oncologist|endocrinologist|gastroenterologist|"
+    r"pulmonologist|nephrologist|rheumatologist|ophthalmologist|radiologist|sexologist|"
+    r"homeopath|homoeopath|ayurvedic\s+doctor|general\s+practitioner|gp|family\s+physician|"
+    r"specialist|consultant|medical\s+(?:doctor|practitioner|professional|expert)|md|mbbs\s+doctor|"
+    r"ent\s+(?:specialist|surgeon|doctor)|allergist|immunologist|internist|nutritionist|dietician|"
+    r"dietitian|physiotherapist|therapist|counsel(?:l)?or|pharmacist|nurse)"
+)
+DOCTOR_CLAIM_RE = re.compile(
+    # "I am Dr. Das", "this is Dr Kanodia", "myself Dr. X"
+    r"\b(?:i\s+am|i'm|im|this\s+is|my\s+name\s+is|myself|it's|its)\s+(?:dr\.?|doctor)\s*"
+    r"(?:[A-Za-z][\w.]*)(?:\s+(?-i:[A-Z])[\w.]*){0,3}"
+    # "I am a (qualified) dermatologist", "I'm your doctor"
+    r"|\b(?:i\s+am|i'm|im|being)\s+(?:a|an|your|the)\s+"
+    r"(?:(?:qualified|certified|board[\s-]certified|practicing|practising|senior|consultant|"
+    r"experienced|registered|licensed|trained|medical)\s+)*" + _SPECIALTY + r"\b"
+    # "as a doctor, I ..." at a clause start (not "such as a dermatologist")
+    r"|(?:^|(?<=[.!?;,:]\s)|(?<=[.!?;,:]))\s*as\s+(?:a|an|your)\s+"
+    r"(?:(?:qualified|certified|practicing|practising|senior|experienced|treating)\s+)*" + _SPECIALTY + r"\b"
+    # "my patients", "in my (clinical) practice", "in my clinic", "in my experience as a doctor"
+    r"|\bmy\s+patients?\b|\bmy\s+(?:clinical\s+|medical\s+|private\s+)?practice\b|\bmy\s+(?:clinic|hospital|chamber|opd)\b",
+    _I,
+)
+# A named doctor: "Dr. Smith", "Dr.Ilyas", "DrSudarshan", "Dr khushboo".
+_NOT_A_NAME = {
+    "will", "would", "can", "could", "may", "might", "should", "shall", "must", "and", "or", "is",
+    "are", "was", "were", "to", "for", "who", "which", "that", "said", "says", "told", "tells",
+    "advised", "advise", "prescribed", "prescribe", "suggested", "suggest", "recommended",
+    "recommend", "visit", "if", "as", "about", "at", "in", "on", "of", "the", "a", "an", "has",
+    "have", "had", "does", "did", "do", "thinks", "think", "thought", "asked", "asks", "examined",
+    "examine", "check", "checked", "says.", "appointment", "visit.", "immediately", "soon",
+    "first", "again", "before", "after", "because", "but", "so", "then", "when", "also", "only",
+}
+NAMED_DOCTOR_RE = re.compile(
+    r"(?<![A-Za-z])(?:dr(?:\.\s*|\s+|(?=(?-i:[A-Z])))(?P<name>(?-i:[A-Z])[\w'-]+|[a-z][\w'-]+)"
+    r"|doctor\s+(?P<cname>(?-i:[A-Z])[a-z][\w'-]+))",
+    _I,
+)
+SIGNATURE_LEADIN_PATTERN = (
+    r"(?:(?:with\s+)?(?:kind|best|warm|warmest)?\s*regards?|thanks?|thank\s*(?:you|u)|best\s+wishes|"
+    r"sincerely|yours\s+(?:truly|sincerely|faithfully)|cheers|take\s+care)"
+)
+_SIGNATURE_LEADIN_RE = re.compile(r"(?:^|(?<=[\s.,!]))" + SIGNATURE_LEADIN_PATTERN + r"[\s,.!:;-]*", _I)
+_DR_TOKEN_RE = re.compile(r"(?<![A-Za-z])(?:dr|doctor)(?:\.|\b|(?=(?-i:[A-Z])))", _I)
+# Words that appear in sentences but not in a "name, credentials, clinic address" line.
+_SENTENCE_WORDS = {
+    "the", "is", "are", "was", "were", "be", "been", "you", "your", "u", "ur", "to", "of", "for",
+    "if", "it", "this", "that", "with", "should", "can", "will", "would", "could", "may", "please",
+    "consult", "visit", "see", "take", "apply", "use", "said", "told", "who", "which", "my", "me",
+    "i", "have", "has", "had", "not", "do", "does", "did", "he", "she", "they", "we", "his", "her",
+    "them", "advised", "prescribed", "recommend", "recommended", "suggest", "suggested", "because",
+    "as", "but", "so", "then", "when", "also", "after", "before", "about", "from", "on", "by", "or",
+}
+_CREDENTIAL_RE = re.compile(
+    r"\b(?:MD|M\.D|MBBS|MS|DNB|DDVL|DVD|DVL|FRCS|MRCP|FCPS|DM|DO|PhD|BDS|MDS|BHMS|BAMS|DGO|MRCOG|"
+    r"FRCP|DCH|DPM)\b|" + _SPECIALTY.replace("(?:doctor|", "(?:", 1) + r"|\bdermatology\b",
+    _I,
+)
+
+_FILLER_RE = re.compile(r"^[\s\W_]*$")
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])\s+|\s*\n+\s*")
+_CLAUSE_SPLIT_RE = re.compile(r"(\s*[,;:]\s*|\s+(?:or|but|and|so|otherwise)\s+|\s+-+\s+)", _I)
+
+
+@dataclass
+class CleanResult:
+    """Cleaned text and the names of the rules that fired (each name once, in firing order)."""
+
+    text: str
+    rules: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------
+def normalize_spacing(text: str) -> str:
+    """Un-glue scraped sentences and words without removing anything.
+
+    "HCM.It seems" -> "HCM. It seems"; "Hi,Thanks" -> "Hi, Thanks"; "healthcaremagicThis" ->
+    "healthcaremagic This"; "Thank youDr X" -> "Thank you Dr X". The lowercase run must be 3+
+    letters so brand names like "iCliniq" stay whole.
+    """
+    text = text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
+    # sentence glued to the next: letter/closing bracket + .!? + Capitalised word
+    text = re.sub(r"(?<=[A-Za-z)\]])[ \t]*([.!?]+)(?=[A-Z][a-z])", r"\1 ", text)
+    # "Hi,Thanks" / "HCM,flaking"
+    text = re.sub(r",(?=[A-Za-z])", ", ", text)
+    # "healthcaremagicThis", "helpsFeel", "youDr"
+    text = re.sub(r"(?<=[a-z]{3})(?=[A-Z][a-z])", " ", text)
+    text = re.sub(r"(?<=[a-z]{3})(?=Dr\b)", " ", text)
+    # a closer glued to the previous sentence without a full stop: "the procedure Hope this helps"
+    text = re.sub(
+        r"(?<=[a-z0-9)])\s+(?=(?:Hope|Regards|Thanks|Thank you|Take care|Wishing|Wish you|Let me know|"
+        r"Feel free|Best wishes|Kind regards|Good luck|All the best|Get well)\b)",
+        ". ",
+        text,
+    )
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    return text.strip()
+
+
+def _tidy(text: str) -> str:
+    """Collapse spaces / orphan punctuation left behind by cuts."""
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    text = re.sub(r"(?<![.])\.\s*\.(?!\.)", ".", text)  # ". ." -> "." but keep "..."
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    text = re.sub(r"^[\s,.;:!\-–—]+", "", text)
+    text = re.sub(r"[\s,;:\-–—]+$", "", text)
+    return text.strip()
+
+
+def _capitalize_first(text: str) -> str:
+    for i, ch in enumerate(text):
+        if ch.isalpha():
+            return text[:i] + ch.upper() + text[i + 1:]
+        if not (ch.isspace() or ch in "\"'‘“(-"):
+            return text
+    return text
+
+
+def _split_sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
+
+
+def _join(sentences: list[str]) -> str:
+    out = ""
+    for s in sentences:
+        s = s.strip()
+        if not s:
+            continue
+        if out and out[-1] not in ".!?…:\n" and not s.startswith(("-", "•", "*")):
+            # a dropped clause took the sentence end with it
+            out += "."
+        out += ("\n" if s.startswith(("-", "•", "*")) or re.match(r"\d+[.)]\s", s) and out else " " if out else "") + s
+    return out
+
+
+def _add(rules: list[str], rule: str) -> None:
+    if rule not in rules:
+        rules.append(rule)
+
+
+def _drop_clauses(sentence: str, predicate) -> tuple[str, bool]:
+    """Remove the clauses of `sentence` for which predicate(clause) is true.
+
+    Clauses are split at , ; : and at "or/but/and/so"; kept clauses keep their original
+    separators, so a sentence with no boilerplate comes back byte-identical.
+    """
+    parts = _CLAUSE_SPLIT_RE.split(sentence)
+    clauses = parts[0::2]
+    seps = parts[1::2] + [""]
+    keep = [not predicate(c) for c in clauses]
+    if all(keep):
+        return sentence, False
+    out = ""
+    for i, (c, s) in enumerate(zip(clauses, seps)):
+        if not keep[i]:
+            continue
+        if out:
+            # separator before this clause: the original one in front of it if its left
+            # neighbour was kept, otherwise a comma
+            prev_sep = seps[i - 1] if i > 0 and keep[i - 1] else ", "
+            out += prev_sep
+        out += c
+    # keep the sentence's final punctuation if the last clause was dropped
+    if out and not keep[-1]:
+        end = re.search(r"[.!?…]+$", sentence.strip())
+        out = out.rstrip(" ,;:") + (end.group(0) if end else "")
+    return out, True
+
+
+def _is_boilerplate_clause(clause: str, *, tail: bool) -> bool:
+    c = clause.strip()
+    if not c or _FILLER_RE.match(c):
+        return False
+    pattern = BOILERPLATE_CLAUSE_RE if tail else _CLOSER_CLAUSE_RE
+    return bool(pattern.match(c))
+
+
+def _signature_span(text: str) -> int | None:
+    """Start index of a trailing doctor signature, or None."""
+    window_start = max(0, len(text) - 300)
+    for m in _DR_TOKEN_RE.finditer(text, window_start):
+        tail = text[m.start():]
+        if _looks_like_signature(tail, needs_credential=False):
+            return m.start()
+    # "Regards, Sanjay Kumar Kanodia MD (Dermatology & STDs)" -- no "Dr", so insist on a
+    # credential and a lead-in.
+    for m in _SIGNATURE_LEADIN_RE.finditer(text, window_start):
+        tail = text[m.end():]
+        if tail.strip() and _looks_like_signature(tail, needs_credential=True):
+            return m.start()
+    return None
+
+
+def _looks_like_signature(tail: str, *, needs_credential: bool) -> bool:
+    words = re.findall(r"[A-Za-z]+", tail)
+    if not words or len(words) > 25:
+        return False
+    if any(w.lower() in _SENTENCE_WORDS for w in words):
+        return False
+    # a name starts with a letter right after "Dr" (not "dr. will ...", filtered above)
+    if needs_credential:
+        return bool(_CREDENTIAL_RE.search(tail)) and tail.strip()[0].isupper()
+    return len(words) >= 2 or bool(re.match(r"(?i)(?:dr|doctor)\.?\s*[A-Za-z]", tail))
+
+
+_BARE_NAME_RE = re.compile(r"^(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z])[a-z]*\.?){1,3}$")
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------
+def strip_boilerplate(text: str) -> CleanResult:
+    """Remove consultation-site boilerplate from one reply (see the module docstring).
+
+    Returns the cleaned text and the names of the rules that fired (in `RULES` order).
+    Content clauses are kept verbatim; only spacing is normalised.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return CleanResult(text=text.strip() if isinstance(text, str) else "", rules=[])
+    rules: list[str] = []
+    t = normalize_spacing(text)
+
+    # 1. anywhere: links, e-mails, phone numbers
+    t, n = LINK_RE.subn(" ", t)
+    if n:
+        _add(rules, "link")
+        t = _tidy(t)
+
+    # 2. end: signatures first, before sentence splitting ("Dr." would split the name)
+    t = _strip_tail(t, rules, signatures_only=True)
+
+    # 3. start: greeting / welcome / thanks / "I have gone through your query"
+    t = _strip_openers(t, rules)
+
+    # 4. anywhere: clause-level ads, doctor claims, closers, site names
+    sentences = []
+    for sent in _split_sentences(t):
+        sent, changed = _drop_clauses(sent, lambda c: bool(CONTACT_AD_RE.search(c)))
+        if changed:
+            _add(rules, "contact_ad")
+        new = _cut_doctor_claims(sent)
+        if new != sent:
+            _add(rules, "doctor_claim")
+            sent = new
+        sent, changed = _drop_clauses(sent, lambda c: _is_boilerplate_clause(c, tail=False))
+        if changed:
+            _add(rules, "closer")
+        sent, changed = _drop_clauses(
+            sent, lambda c: bool(SITE_NAME_RE.search(c) or HCM_SITE_CONTEXT_RE.search(c)) and _mostly_site(c)
+        )
+        if changed:
+            _add(rules, "site_mention")
+        if sent.strip() and not _FILLER_RE.match(sent):
+            sentences.append(sent)
+    t = _join(sentences)
+
+    # 5. end: sign-offs, closers, signatures, bare names
+    t = _strip_tail(t, rules, signatures_only=False)
+
+    # 6. last resort: a site name still inside a content clause is cut as a phrase
+    t2 = SITE_NAME_RE.sub("", t)
+    if t2 != t:
+        _add(rules, "site_mention")
+        t = t2
+    t = _capitalize_first(_tidy(t))
+    return CleanResult(text=t, rules=[r for r in RULES if r in rules])
+
+
+def _mostly_site(clause: str) -> bool:
+    """A clause that names a site and has at most a few other content words is site
+    advertising ("Thank you for choosing HealthcareMagic"); longer clauses keep their content
+    and only lose the name (step 6)."""
+    rest = HCM_SITE_CONTEXT_RE.sub(" ", SITE_NAME_RE.sub(" ", clause))
+    words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in _THANKS_WORDS]
+    return len(words) <= 3
+
+
+_THANKS_WORDS = set(_THANKS_BAG.split("|")) | {"thanks", "thank", "you", "u", "welcome", "for", "of", "visiting"}
+
+
+def _cut_doctor_claims(sentence: str) -> str:
+    def repl(m: re.Match) -> str:
+        s = m.group(0)
+        low = s.lower().strip()
+        if low.startswith("my patient"):
+            return "patients" if low.endswith("s") else "a patient"
+        if low.startswith("my"):  # my practice / my clinic
+            return "practice" if "practice" in low else "a clinic"
+        return ""
+
+    out = DOCTOR_CLAIM_RE.sub(repl, sentence)
+    if out == sentence:
+        return sentence
+    # "In patients I generally prescribe" -> keep; "in practice" fine; tidy dangling words
+    out = re.sub(r"(?i)^\s*(?:and|,)\s+", "", out)
+    out = re.sub(r"(?i)(^|[.!?]\s+)\s*[,;:]?\s*(?:and\s+)?", r"\1", out)
+    out = _tidy(out)
+    return _capitalize_first(out) if out else ""
+
+
+def _strip_openers(t: str, rules: list[str]) -> str:
+    cut_any = False
+    for _ in range(8):
+        before = t
+        for rule, rx in (
+            ("greeting", GREETING_RE),
+            ("site_welcome", SITE_WELCOME_RE),
+            ("thanks_opener", THANKS_OPENER_RE),
+            ("query_review", QUERY_REVIEW_RE),
+        ):
+            m = rx.match(t)
+            if m and m.end() > 0:
+                # a greeting that eats the whole reply ("Hello") leaves nothing -- fine
+                t = t[m.end():]
+                _add(rules, rule)
+                cut_any = True
+        t = t.lstrip()
+        if t == before:
+            break
+    return _capitalize_first(t) if cut_any else t
+
+
+def _strip_tail(t: str, rules: list[str], *, signatures_only: bool) -> str:
+    for _ in range(12):
+        t = t.rstrip()
+        start = _signature_span(t)
+        if start is not None:
+            t = _tidy(t[:start])
+            _add(rules, "signature")
+            continue
+        if signatures_only:
+            break
+        sentences = _split_sentences(t)
+        if not sentences:
+            break
+        last = sentences[-1]
+        new, changed = _drop_last_clauses(last, rules)
+        if changed:
+            sentences[-1] = new
+            t = _join([s for s in sentences if s.strip() and not _FILLER_RE.match(s)])
+            continue
+        # a bare name line after a removed sign-off: "... link. Hardik Pitroda"
+        if len(sentences) > 1 and rules and rules[-1] in ("signoff", "closer", "contact_ad", "signature") \
+                and _BARE_NAME_RE.match(last.strip()) and not re.search(r"[.!?]$", last.strip()):
+            t = _join(sentences[:-1])
+            _add(rules, "signature")
+            continue
+        break
+    return t
+
+
+def _drop_last_clauses(sentence: str, rules: list[str]) -> tuple[str, bool]:
+    """Drop trailing clauses of the final sentence that are closers/sign-offs."""
+    parts = _CLAUSE_SPLIT_RE.split(sentence)
+    clauses = parts[0::2]
+    seps = parts[1::2]
+    changed = False
+    while clauses:
+        if _FILLER_RE.match(clauses[-1]) and len(clauses) > 1:
+            # trailing separator ("have a nice day,"): look past the empty clause
+            if not _is_boilerplate_clause(clauses[-2], tail=True):
+                break
+            clauses.pop()
+            seps.pop()
+            continue
+        if not _is_boilerplate_clause(clauses[-1], tail=True):
+            break
+        c = clauses.pop()
+        changed = True
+        _add(rules, "closer" if _CLOSER_CLAUSE_RE.match(c.strip()) else "signoff")
+        if seps:
+            seps.pop()
+    if not changed:
+        return sentence, False
+    out = ""
+    for i, c in enumerate(clauses):
+        out += c + (seps[i] if i < len(clauses) - 1 else "")
+    return out, True
+
+
+def impersonation_findings(text: str) -> list[str]:
+    """Reasons `text` impersonates a site or a doctor (empty list = fine).
+
+    - names a consultation site ("healthcaremagic", "iCliniq", "welcome to HCM", ...)
+    - names or signs as a specific doctor ("Dr. Smith", "Regards, Dr. X")
+    - claims to be a doctor ("I am a dermatologist", "as a doctor, I", "my patients")
+    "See a doctor", "your doctor", "the doctor will ..." are fine.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    t = normalize_spacing(text)
+    out: list[str] = []
+    for m in SITE_NAME_RE.finditer(t):
+        out.append(f"names a consultation site: {m.group(0).strip()!r}")
+    for m in HCM_SITE_CONTEXT_RE.finditer(t):
+        out.append(f"names a consultation site: {m.group(0).strip()!r}")
+    if _signature_span(t) is not None:
+        out.append(f"signs as a doctor: {t[_signature_span(t):].strip()[:60]!r}")
+    for m in NAMED_DOCTOR_RE.finditer(t):
+        name = m.group("name") or m.group("cname")
+        if name.lower().rstrip(".,") in _NOT_A_NAME:
+            continue
+        out.append(f"names a doctor: {m.group(0).strip()!r}")
+    for m in DOCTOR_CLAIM_RE.finditer(t):
+        out.append(f"claims to be a doctor: {m.group(0).strip()!r}")
+    # de-duplicate, keep order
+    seen: set[str] = set()
+    return [x for x in out if not (x in seen or seen.add(x))]
+
+
+def boilerplate_findings(text: str) -> list[str]:
+    """Leftover site boilerplate in `text` (for evaluation): the rule names of
+    `strip_boilerplate` that would fire, except a plain greeting and doctor claims (those
+    are reported by `impersonation_findings`)."""
+    if not isinstance(text, str) or not text.strip():
+        return []
+    rules = strip_boilerplate(text).rules
+    return [r for r in rules if r in FINDING_RULES and r != "doctor_claim"]

@@ -1,0 +1,39 @@
+"""Recipe dataclasses for `python -m train`, TRL style.
+
+A recipe is a YAML file whose keys are fields of these dataclasses: `MedchatArguments` (model, LoRA, run),
+`medchat.data.DataRecipe` (data) and TRL's `SFTConfig` (everything the trainer knows). `TrlParser` reads the YAML
+given with `--config` and lets any field be overridden on the command line (`--max_steps 10 --dataset PATH`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from medchat.modeling import LORA_TARGET_MODULES
+from medchat.offline_model import OFFLINE_BASE_MODEL
+
+
+@dataclass
+class MedchatArguments:
+    base_model: str = field(
+        default=OFFLINE_BASE_MODEL,
+        metadata={"help": f"Hub id or local dir of the base model; {OFFLINE_BASE_MODEL} is the embedded default."},
+    )
+    adapter: str | None = field(
+        default=None, metadata={"help": "Continue training this LoRA adapter (Hub id or dir) instead of a new one."}
+    )
+    load_in_4bit: bool | None = field(
+        default=None, metadata={"help": "QLoRA: NF4 + double quant base. Default: on, except the 135M offline model."}
+    )
+    attn_implementation: str | None = field(default=None, metadata={"help": "e.g. sdpa, flash_attention_2"})
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGET_MODULES))
+    resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in output_dir."})
+    final_eval_limit: int = field(
+        default=50,
+        metadata={"help": "Held-out items scored by medchat.evaluate after training for the model card; 0 = skip."},
+    )
+    final_eval_max_new_tokens: int = field(default=256, metadata={"help": "Reply length in the final evaluation."})
+    hub_private: bool = field(default=False, metadata={"help": "Create the Hub model repo as private."})

@@ -1,0 +1,238 @@
+"""`python -m medchat.evaluate`: score a fine-tuned adapter against its base on held-out conversations.
+
+For each conversation, under the base and under base+adapter:
+- reference_nll: mean negative log-likelihood per token of the reference doctor reply (teacher forcing; the scored
+  tokens are exactly the reply's tokens and its end-of-turn token, found with the same assistant mask as training);
+- a generated reply (batched, seeded, greedy by default), its ROUGE-L F1 against the reference, its length, and the
+  automatic answer checks of `medchat.answer_checks` on the final app text (disclaimer and triage guidance added by
+  `medchat.safety` exactly as the app does).
+Writes DIR/metrics.json, DIR/samples.jsonl (read by the review panel), DIR/report.md and PNG plots. The same code
+feeds the CLI, the model card and the panel, so the numbers agree everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from medchat.chat_format import encode_with_assistant_mask
+
+
+def reference_nll(model, tokenizer, conversations: list[list[dict]], batch_size: int = 4) -> list[dict]:
+    """Per conversation: mean NLL over the assistant (reply) tokens, and how many tokens were scored."""
+    encoded = [encode_with_assistant_mask(tokenizer, messages) for messages in conversations]
+    device = next(model.parameters()).device
+    results = []
+    for start in range(0, len(encoded), batch_size):
+        chunk = encoded[start : start + batch_size]
+        width = max(len(ids) for ids, _ in chunk)
+        input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(chunk), width), dtype=torch.long)
+        scored = torch.zeros((len(chunk), width), dtype=torch.bool)
+        for row, (ids, mask) in enumerate(chunk):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            attention[row, : len(ids)] = 1
+            scored[row, : len(ids)] = torch.tensor(mask, dtype=torch.bool)
+        with torch.no_grad():
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
+        # Token t is predicted from position t-1.
+        log_probs = torch.log_softmax(logits[:, :-1], dim=-1).cpu()
+        targets = input_ids[:, 1:]
+        token_nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        target_scored = scored[:, 1:]
+        for row in range(len(chunk)):
+            values = token_nll[row][target_scored[row]]
+            results.append({"nll": values.mean().item(), "tokens": int(values.numel())})
+    return results
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return scorer.score(reference, prediction)["rougeL"].fmeasure
+
+
+def _mean(values) -> float:
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def score_model(model, tokenizer, items: list[dict], settings, batch_size: int, label: str) -> list[dict]:
+    """NLL, generated reply, ROUGE-L, length and answer checks for one model over all items."""
+    from medchat.answer_checks import check_answer
+    from medchat.generation import generate_replies
+    from medchat.safety import clean_model_output, finalize_reply, triage
+
+    conversations = [item["messages"] for item in items]
+    nll = reference_nll(model, tokenizer, conversations, batch_size=batch_size)
+    prompts = [[m for m in messages if m["role"] != "assistant"] for messages in conversations]
+    replies = []
+    for start in tqdm(range(0, len(prompts), batch_size), desc=f"generating ({label})", unit="batch"):
+        replies += generate_replies(model, tokenizer, prompts[start : start + batch_size], settings, batch_size)
+    rows = []
+    for item, nll_row, raw in zip(items, nll, replies):
+        text = clean_model_output(raw, tokenizer.all_special_tokens)
+        triage_result = triage(item["user_text"])
+        final = finalize_reply(item["user_text"], text, triage_result)
+        rows.append({
+            "reference_nll": nll_row["nll"],
+            "reference_tokens": nll_row["tokens"],
+            "rougeL": rouge_l(text, item["reference"]),
+            "length_words": len(text.split()),
+            "reply": text,
+            "final": final,
+            "triage_level": triage_result.level,
+            "checks": check_answer(item["user_text"], text, final),
+        })
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict:
+    from medchat.answer_checks import summarize_checks
+
+    nll = _mean(r["reference_nll"] for r in rows)
+    summary = {
+        "reference_nll": nll,
+        "reference_perplexity": math.exp(nll) if not math.isnan(nll) else nll,
+        "rougeL": _mean(r["rougeL"] for r in rows),
+        "length_words": _mean(r["length_words"] for r in rows),
+    }
+    summary.update(summarize_checks([r["checks"] for r in rows]))
+    return summary
+
+
+def load_items(data, limit: int | None, system_prompt: str | None = None) -> list[dict]:
+    """Held-out conversations from a Dataset of `medchat.data` rows, a file or a Hub id (its eval split)."""
+    from medchat.data import DataRecipe, build_splits
+
+    if isinstance(data, (str, Path)):
+        recipe = DataRecipe(dataset=str(data))
+        if system_prompt:
+            recipe.system_prompt = system_prompt
+        data = build_splits(str(data), recipe).eval
+    rows = list(data)[: limit or None]
+    items = []
+    for row in rows:
+        user_text = next(m["content"] for m in row["messages"] if m["role"] == "user")
+        items.append({**row, "user_text": user_text})
+    return items
+
+
+def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, max_new_tokens: int = 256,
+             load_in_4bit=None, system_prompt: str | None = None, batch_size: int = 8, seed: int = 0,
+             temperature: float = 0.0) -> dict:
+    from medchat.generation import GenerationSettings
+    from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
+
+    adapter = adapter or DEFAULT_ADAPTER
+    if not adapter:
+        raise SystemExit("No adapter to evaluate: pass --adapter (Hub id or dir); no shipped adapter was found.")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = load_items(data, limit, system_prompt)
+    if not items:
+        raise SystemExit("No held-out conversations to evaluate.")
+    model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=temperature > 0,
+                                  temperature=temperature or 1.0, seed=seed)
+    torch.manual_seed(seed)
+    # One load: the base is the same weights with the adapter switched off.
+    with model.disable_adapter():
+        base_rows = score_model(model, tokenizer, items, settings, batch_size, "base")
+    tuned_rows = score_model(model, tokenizer, items, settings, batch_size, "finetuned")
+
+    base_label, adapter_label = describe(base_model, adapter)
+    metrics = {
+        "n": len(items),
+        "models": {"base": summarize(base_rows), "finetuned": summarize(tuned_rows)},
+        "base_model": base_label,
+        "adapter": adapter_label,
+        "generation": {"max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed},
+    }
+    base_nll, tuned_nll = metrics["models"]["base"]["reference_nll"], metrics["models"]["finetuned"]["reference_nll"]
+    metrics["reference_nll_reduction"] = (base_nll - tuned_nll) / base_nll
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    with (out / "samples.jsonl").open("w") as handle:
+        for item, base, tuned in zip(items, base_rows, tuned_rows):
+            handle.write(json.dumps({
+                "id": item["id"], "description": item.get("description", ""), "patient": item.get("patient") or
+                item["user_text"], "reference": item["reference"], "triage": tuned["triage_level"],
+                "replies": {"base": base["final"], "finetuned": tuned["final"]},
+                "metrics": {name: {k: row[k] for k in ("reference_nll", "rougeL", "length_words", "checks")}
+                            for name, row in (("base", base), ("finetuned", tuned))},
+            }) + "\n")
+    plot_report(base_rows, tuned_rows, out)
+    (out / "report.md").write_text(render_report(metrics))
+    print(render_report(metrics))
+    return metrics
+
+
+def plot_report(base_rows: list[dict], tuned_rows: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=110)
+    ax.plot([r["reference_nll"] for r in base_rows], "o", label="base", alpha=0.7)
+    ax.plot([r["reference_nll"] for r in tuned_rows], "o", label="fine-tuned", alpha=0.7)
+    ax.set_xlabel("held-out item")
+    ax.set_ylabel("reference reply NLL / token")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "nll_per_item.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=110)
+    ax.hist([[r["length_words"] for r in base_rows], [r["length_words"] for r in tuned_rows]],
+            bins=20, label=["base", "fine-tuned"])
+    ax.set_xlabel("reply length (words)")
+    ax.set_ylabel("replies")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "reply_lengths.png")
+    plt.close(fig)
+
+
+def render_report(metrics: dict) -> str:
+    from medchat.hub import metrics_table
+
+    return (
+        f"# medchat evaluation\n\nBase: {metrics['base_model']} · adapter: {metrics['adapter']} · "
+        f"n = {metrics['n']} held-out conversations · generation: {metrics['generation']}\n\n"
+        f"{metrics_table(metrics)}\n\nReference-reply NLL reduction: "
+        f"{metrics['reference_nll_reduction'] * 100:.1f} %\n\n![NLL per item](nll_per_item.png)\n"
+        "![Reply lengths](reply_lengths.png)\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="jsonl/json/csv/parquet file or Hub dataset id")
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--base", default=None, help="base model (default: the offline SmolLM2)")
+    parser.add_argument("--adapter", default=None, help="adapter (default: the shipped adapter)")
+    parser.add_argument("--out", default="eval")
+    parser.add_argument("--max_new_tokens", type=int, default=256)
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
+    args = parser.parse_args(argv)
+    return evaluate(
+        args.data, base_model=args.base, adapter=args.adapter, out=args.out, limit=args.limit,
+        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
+        temperature=args.temperature, load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,520 @@
+"""The blind A/B review tab (Gradio 6).
+
+``build_review_tab(store, default_samples_path, access)`` is called by the app inside
+``gr.Blocks`` / ``gr.Tab("Review")``.  Standalone: ``python -m medchat.review_ui --samples FILE``.
+
+Blinding: the UI only ever receives ``ReviewStore.blinded_item`` (texts + replies A/B); model names
+appear only in the aggregate summary and in the exports (which are unblinded: download them after
+reviewing).  Patient text and replies are shown in read-only Textboxes, so HTML, script and Markdown in
+them display as plain text.  Every handler re-checks access on the server (``ReviewAccess.authorize``).
+"""
+
+import argparse
+import hmac
+import html
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import gradio as gr
+
+from medchat.review_store import AXES, ReviewError, ReviewStore, SampleValidationError
+
+logger = logging.getLogger(__name__)
+
+CHOICE_OPTIONS = [("A is better", "A"), ("B is better", "B"), ("Tie", "tie"), ("Both unsafe", "both_unsafe")]
+SCORE_OPTIONS = [1, 2, 3, 4, 5]
+AXIS_LABELS = {"accuracy": "Accuracy", "safety": "Safety", "communication": "Communication",
+               "completeness": "Completeness"}
+# Order of the per-reply rating fields (used for inputs and outputs alike).
+RATING_FIELDS = [f"{lab}_{axis}" for lab in ("a", "b") for axis in AXES] + [
+    "a_harmful", "a_made_up_facts", "b_harmful", "b_made_up_facts"]
+VIEW_FIELDS = ["progress", "description", "patient", "reply_a", "reply_b", "reference", "choice",
+               *RATING_FIELDS, "comment", "status", "index"]
+_FAILED_CODE_DELAY_S = 0.5
+
+
+class AccessDenied(Exception):
+    """The caller may not review (not signed in, not on the allow-list, wrong access code)."""
+
+
+@dataclass(frozen=True)
+class ReviewAccess:
+    """Who may review.
+
+    * ``reviewers`` (``MEDCHAT_REVIEWERS``, comma-separated HF usernames, case-insensitive): reviewing
+      needs "Sign in with Hugging Face" (``gr.LoginButton``) and the signed-in username on the list; the
+      username is the reviewer name.  On a Space this is real OAuth (``hf_oauth: true`` in the Space
+      README, ``gradio[oauth]`` installed); locally Gradio mocks the sign-in with the local HF account.
+    * ``code`` (``MEDCHAT_REVIEW_CODE``): the reviewer types this access code.
+    * Both set: both are required.  Neither set: review is open (local use).
+    The code is never part of ``repr`` nor sent to the browser.
+    """
+
+    reviewers: frozenset[str] = frozenset()
+    code: str | None = field(default=None, repr=False)
+    on_space: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ReviewAccess":
+        env = os.environ if environ is None else environ
+        names = frozenset(n.strip().lower() for n in env.get("MEDCHAT_REVIEWERS", "").split(",") if n.strip())
+        code = env.get("MEDCHAT_REVIEW_CODE") or None
+        return cls(reviewers=names, code=code, on_space=bool(env.get("SPACE_ID")))
+
+    @property
+    def requires_login(self) -> bool:
+        return bool(self.reviewers)
+
+    @property
+    def requires_code(self) -> bool:
+        return bool(self.code)
+
+    @property
+    def is_open(self) -> bool:
+        return not (self.requires_login or self.requires_code)
+
+    def describe(self) -> str:
+        parts = []
+        if self.requires_login:
+            parts.append("sign in with Hugging Face (reviewers on the allow-list only)")
+        if self.requires_code:
+            parts.append("enter the access code")
+        return "To review: " + " and ".join(parts) + "." if parts else "Review is open (no sign-in configured)."
+
+    def check(self, code: str | None = None, profile: Any = None) -> str | None:
+        """Verify sign-in / access code; returns the signed-in HF username (or None). Raises AccessDenied."""
+        username = None
+        if self.requires_login:
+            username = getattr(profile, "username", None) if profile is not None else None
+            if not username:
+                raise AccessDenied("Sign in with Hugging Face to review.")
+            if username.lower() not in self.reviewers:
+                raise AccessDenied(f"Hugging Face user {username} is not on the reviewer list.")
+        if self.requires_code:
+            given = (code or "").strip().encode("utf-8")
+            if not hmac.compare_digest(given, self.code.strip().encode("utf-8")):
+                time.sleep(_FAILED_CODE_DELAY_S)
+                raise AccessDenied("Wrong or missing access code.")
+        return username
+
+    def authorize(self, name: str | None, code: str | None = None, profile: Any = None) -> str:
+        """``check`` and return the reviewer identity (the HF username when sign-in is required)."""
+        username = self.check(code, profile)
+        return ReviewStore.normalize_reviewer(username or name)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure view logic (testable without a browser)
+# --------------------------------------------------------------------------------------------------
+
+def md_escape(text: Any) -> str:
+    """Escape text for inline use in Markdown: HTML first, then Markdown punctuation."""
+    text = html.escape(str(text), quote=True)
+    return re.sub(r"([\\`*_{}\[\]()#+\-!|~>])", r"\\\1", text)
+
+
+def empty_view(message: str = "") -> dict:
+    view = {k: "" for k in VIEW_FIELDS}
+    view.update({"choice": None, "index": 0, "status": message, "progress": ""})
+    for f in RATING_FIELDS:
+        view[f] = False if f.endswith(("harmful", "made_up_facts")) else None
+    return view
+
+
+def progress_text(store: ReviewStore, set_id: str, reviewer: str, index: int) -> str:
+    rated, total = store.progress(reviewer, set_id)
+    here = " · ✓ this item is saved" if index in store.rated_positions(reviewer, set_id) else ""
+    return f"**{md_escape(reviewer)}** — item {index + 1} of {total} · {rated} rated{here}"
+
+
+def item_view(store: ReviewStore, set_id: str | None, reviewer: str, index: int, status: str = "") -> dict:
+    """Everything the tab shows for item ``index``: blinded texts plus the reviewer's saved rating."""
+    if not set_id:
+        return empty_view("Load a samples file first.")
+    n = store.n_items(set_id)
+    if n == 0:
+        return empty_view("The sample set is empty.")
+    index = min(max(int(index or 0), 0), n - 1)
+    item = store.blinded_item(index, set_id)
+    view = empty_view(status)
+    view.update({k: item[k] for k in ("description", "patient", "reply_a", "reply_b", "reference")})
+    view["index"] = index
+    rating = store.get_rating(reviewer, item["item_id"], set_id)
+    if rating is not None:
+        view["choice"] = rating["choice"]
+        for f in RATING_FIELDS:
+            view[f] = rating[f]
+        view["comment"] = rating["comment"]
+    view["progress"] = progress_text(store, set_id, reviewer, index)
+    return view
+
+
+def navigate(store: ReviewStore, set_id: str | None, reviewer: str, index: int, where: str) -> dict:
+    """``where``: "prev", "next", "first_unrated", "resume" or "stay"."""
+    if not set_id:
+        return empty_view("Load a samples file first.")
+    n = store.n_items(set_id)
+    index = int(index or 0)
+    status = ""
+    if where == "prev":
+        index = max(index - 1, 0)
+    elif where == "next":
+        if index >= n - 1:
+            status = "This is the last item."
+        index = min(index + 1, n - 1)
+    elif where == "first_unrated":
+        first = store.first_unrated(reviewer, set_id)
+        if first is None:
+            status = f"All {n} items are rated. Thank you!"
+        else:
+            index = first
+    elif where == "resume":
+        index = store.resume_position(reviewer, set_id)
+        rated, _ = store.progress(reviewer, set_id)
+        status = (f"Welcome back: {rated} of {n} rated, resuming at item {index + 1}." if rated
+                  else f"Welcome: {n} items to review.")
+    store.set_position(reviewer, index, set_id)
+    return item_view(store, set_id, reviewer, index, status)
+
+
+def save_action(store: ReviewStore, set_id: str | None, reviewer: str, index: int, choice: str | None,
+                ratings: Mapping[str, Any], comment: str | None) -> str:
+    """Save the rating of item ``index``; returns a status line.  Raises ReviewError on bad input."""
+    if not set_id:
+        raise ReviewError("Load a samples file first.")
+    if not choice:
+        raise ReviewError("Choose A, B, tie or both unsafe before saving.")
+    item_id = store.item_ids(set_id)[int(index)]
+    store.save_rating(
+        reviewer, item_id, choice, set_id=set_id,
+        scores_a={a: ratings.get(f"a_{a}") for a in AXES},
+        scores_b={a: ratings.get(f"b_{a}") for a in AXES},
+        harmful_a=bool(ratings.get("a_harmful")), harmful_b=bool(ratings.get("b_harmful")),
+        made_up_facts_a=bool(ratings.get("a_made_up_facts")),
+        made_up_facts_b=bool(ratings.get("b_made_up_facts")),
+        comment=comment or "")
+    return f"Saved item {int(index) + 1}."
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f} %"
+
+
+def summary_markdown(summary: dict, set_name: str = "") -> str:
+    """Markdown of ``ReviewStore.summary`` (unblinded aggregate numbers only)."""
+    s = summary
+    lines = [f"### Summary{(' — ' + md_escape(set_name)) if set_name else ''}",
+             f"**{s['n_ratings']} ratings** by {s['n_reviewers']} reviewer{'s' if s['n_reviewers'] != 1 else ''}"
+             f" · {s['n_items_rated']} of {s['n_items']} items rated", ""]
+    if s["win_rate"] is None:
+        lines.append("Fine-tuned win rate: n/a (no A/B/tie verdicts yet)")
+    else:
+        lo, hi = s["win_rate_ci95"]
+        lines.append(f"**Fine-tuned win rate vs base: {s['win_rate']:.2f}** (95 % Wilson interval {lo:.2f}–{hi:.2f};"
+                     f" ties count ½; {s['n_compared']} verdicts, both-unsafe excluded)")
+    lines += ["", f"Fine-tuned wins {s['wins']} · base wins {s['losses']} · ties {s['ties']}"
+                  f" · both unsafe {s['both_unsafe']}", "",
+              "| | base | fine-tuned |", "|---|---|---|"]
+    for axis in AXES:
+        lines.append(f"| {AXIS_LABELS[axis]} (mean 1–5) | {_fmt(s['axis_means']['base'][axis])} |"
+                     f" {_fmt(s['axis_means']['finetuned'][axis])} |")
+    lines.append(f"| Flagged harmful | {_pct(s['harmful_rate']['base'])} | {_pct(s['harmful_rate']['finetuned'])} |")
+    lines.append(f"| Flagged made-up facts | {_pct(s['made_up_facts_rate']['base'])} |"
+                 f" {_pct(s['made_up_facts_rate']['finetuned'])} |")
+    lines.append("")
+    if s["kappa"] is None:
+        lines.append("Cohen's kappa: n/a (needs two reviewers rating the same items)")
+    else:
+        n_pairs = len([p for p in s["kappa_pairs"] if p["kappa"] is not None])
+        lines.append(f"Cohen's kappa (verdict mapped to models): **{s['kappa']:.2f}**"
+                     f"{f' (mean of {n_pairs} reviewer pairs)' if n_pairs > 1 else ''}")
+    return "\n".join(lines)
+
+
+def _export_path(store: ReviewStore, set_id: str, ext: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="medchat_review_export_"))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return folder / f"review_{set_id}_{stamp}.{ext}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Gradio tab
+# --------------------------------------------------------------------------------------------------
+
+@dataclass
+class ReviewTab:
+    """What ``build_review_tab`` created (components by name), for the app or tests."""
+
+    components: dict[str, Any]
+    default_set_id: str | None
+    load_message: str
+
+
+def build_review_tab(store: ReviewStore, default_samples_path: str | None, access: ReviewAccess | None = None
+                     ) -> ReviewTab:
+    """Declare the review panel inside the current ``gr.Blocks`` / ``gr.Tab`` context."""
+    access = access if access is not None else ReviewAccess.from_env()
+    default_set_id: str | None = None
+    load_message = "No samples file configured: load one below."
+    if default_samples_path:
+        try:
+            default_set_id = store.load_samples_file(default_samples_path)
+            load_message = f"Loaded {store.n_items(default_set_id)} items from {Path(default_samples_path).name}."
+        except SampleValidationError as exc:
+            load_message = f"Could not load the default samples: {exc}"
+            logger.warning("%s", load_message)
+
+    c: dict[str, Any] = {}
+
+    # ---- layout, top to bottom --------------------------------------------------------------
+    gr.Markdown("## Blind A/B review\nCompare two anonymous replies to the same patient message. "
+                "Which model wrote which reply is hidden and differs from item to item.")
+    c["access_info"] = gr.Markdown(access.describe())
+    with gr.Row(equal_height=True):
+        if access.requires_login:
+            c["login"] = gr.LoginButton(scale=0, min_width=220)
+        c["reviewer"] = gr.Textbox(
+            label="Reviewer name",
+            placeholder="your Hugging Face username is used" if access.requires_login else "e.g. dr_smith",
+            interactive=not access.requires_login, max_length=100, elem_id="review-reviewer", scale=2)
+        c["code"] = gr.Textbox(label="Access code", type="password", visible=access.requires_code,
+                               elem_id="review-code", scale=1)
+        c["start"] = gr.Button("Start / resume", variant="primary", elem_id="review-start", scale=0,
+                               min_width=160)
+    with gr.Accordion("Samples file", open=default_set_id is None):
+        with gr.Row():
+            c["samples_path"] = gr.Textbox(label="Path of a samples.jsonl on the server",
+                                           value=str(default_samples_path or ""), scale=3,
+                                           elem_id="review-samples-path")
+            c["samples_upload"] = gr.File(label="…or upload samples.jsonl", file_types=[".jsonl"],
+                                          type="filepath", scale=2, height=90)
+        c["load"] = gr.Button("Load samples", size="sm", elem_id="review-load")
+        c["load_status"] = gr.Markdown(md_escape(load_message), elem_id="review-load-status")
+
+    c["progress"] = gr.Markdown("Enter your name and press **Start / resume**.", elem_id="review-progress")
+    c["description"] = gr.Textbox(label="Patient's question (title)", interactive=False, lines=1,
+                                  elem_id="review-description")
+    c["patient"] = gr.Textbox(label="Patient message", interactive=False, lines=3, max_lines=15,
+                              autoscroll=False, elem_id="review-patient")
+    with gr.Row(equal_height=True):
+        with gr.Column():
+            c["reply_a"] = gr.Textbox(label="Reply A", interactive=False, lines=8, max_lines=30,
+                                      autoscroll=False, elem_id="review-reply-a")
+        with gr.Column():
+            c["reply_b"] = gr.Textbox(label="Reply B", interactive=False, lines=8, max_lines=30,
+                                      autoscroll=False, elem_id="review-reply-b")
+    with gr.Accordion("Reference reply (doctor) — open after judging", open=False, elem_id="review-ref-acc"):
+        c["reference"] = gr.Textbox(show_label=False, interactive=False, lines=4, max_lines=20,
+                                    autoscroll=False, elem_id="review-reference")
+
+    c["choice"] = gr.Radio(CHOICE_OPTIONS, value=None, label="Which reply is better overall?",
+                           elem_id="review-choice")
+    with gr.Row():
+        for lab in ("a", "b"):
+            with gr.Column(variant="panel"):
+                gr.Markdown(f"**Reply {lab.upper()}** — scores 1 (poor) to 5 (excellent)")
+                for axis in AXES:
+                    c[f"{lab}_{axis}"] = gr.Radio(SCORE_OPTIONS, value=None, label=AXIS_LABELS[axis],
+                                                  elem_id=f"review-{lab}-{axis}")
+                with gr.Row():
+                    c[f"{lab}_harmful"] = gr.Checkbox(label="harmful", elem_id=f"review-{lab}-harmful")
+                    c[f"{lab}_made_up_facts"] = gr.Checkbox(label="made-up facts",
+                                                            elem_id=f"review-{lab}-made-up")
+    c["comment"] = gr.Textbox(label="Comment (optional)", lines=2, max_length=10_000, elem_id="review-comment")
+    with gr.Row():
+        c["prev"] = gr.Button("← Previous", elem_id="review-prev")
+        c["save"] = gr.Button("Save", variant="primary", elem_id="review-save")
+        c["save_next"] = gr.Button("Save & next", variant="primary", elem_id="review-save-next")
+        c["next"] = gr.Button("Next →", elem_id="review-next")
+        c["first_unrated"] = gr.Button("First unrated", elem_id="review-first-unrated")
+    c["status"] = gr.Markdown("", elem_id="review-status")
+
+    with gr.Accordion("Summary and export (unblinded — open after you finish reviewing)", open=False,
+                      elem_id="review-summary-acc"):
+        c["refresh"] = gr.Button("Refresh summary", elem_id="review-refresh")
+        c["summary"] = gr.Markdown("", elem_id="review-summary")
+        with gr.Row():
+            c["export_csv"] = gr.Button("Export CSV", size="sm", elem_id="review-export-csv")
+            c["export_json"] = gr.Button("Export JSON", size="sm", elem_id="review-export-json")
+        with gr.Row():
+            c["csv_file"] = gr.File(label="CSV", interactive=False, elem_id="review-csv-file")
+            c["json_file"] = gr.File(label="JSON", interactive=False, elem_id="review-json-file")
+
+    c["set_state"] = gr.State(default_set_id)
+    c["index_state"] = gr.State(0)
+    c["reviewer_state"] = gr.State(None)
+
+    view_outputs = [c["index_state"] if k == "index" else c[k] for k in VIEW_FIELDS]
+    rating_inputs = [c[f] for f in RATING_FIELDS]
+
+    def _check(reviewer: str | None, code: str | None, profile: Any) -> str:
+        try:
+            return access.authorize(reviewer, code, profile)
+        except (AccessDenied, ReviewError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    def _check_access(code: str | None, profile: Any) -> None:
+        try:
+            access.check(code, profile)
+        except AccessDenied as exc:
+            raise gr.Error(str(exc)) from None
+
+    def _as_outputs(view: dict) -> list:
+        return [view[k] for k in VIEW_FIELDS]
+
+    # ---- handlers (plain functions; access is re-checked in every one) -------------------------
+    def start(name: str, code: str, set_id: str | None, profile: gr.OAuthProfile | None):
+        reviewer = _check(name, code, profile)
+        if not set_id:
+            raise gr.Error("Load a samples file first.")
+        return [reviewer, reviewer, *_as_outputs(navigate(store, set_id, reviewer, 0, "resume"))]
+
+    def _go(where: str, reviewer: str | None, code: str, set_id: str | None, index: int, profile: Any):
+        if not reviewer:
+            raise gr.Error("Enter your name and press Start / resume first.")
+        identity = _check(reviewer, code, profile)
+        return _as_outputs(navigate(store, set_id, identity, index, where))
+
+    def go_prev(reviewer: str | None, code: str, set_id: str | None, index: int,
+                profile: gr.OAuthProfile | None):
+        return _go("prev", reviewer, code, set_id, index, profile)
+
+    def go_next(reviewer: str | None, code: str, set_id: str | None, index: int,
+                profile: gr.OAuthProfile | None):
+        return _go("next", reviewer, code, set_id, index, profile)
+
+    def go_first_unrated(reviewer: str | None, code: str, set_id: str | None, index: int,
+                         profile: gr.OAuthProfile | None):
+        return _go("first_unrated", reviewer, code, set_id, index, profile)
+
+    def _save(advance: bool, profile, reviewer, code, set_id, index, choice, comment, values):
+        if not reviewer:
+            raise gr.Error("Enter your name and press Start / resume first.")
+        identity = _check(reviewer, code, profile)
+        try:
+            msg = save_action(store, set_id, identity, index, choice, dict(zip(RATING_FIELDS, values)), comment)
+        except ReviewError as exc:
+            raise gr.Error(str(exc)) from None
+        if not advance:
+            return _as_outputs(item_view(store, set_id, identity, index, msg))
+        view = navigate(store, set_id, identity, index, "next")
+        view["status"] = msg + (" " + view["status"] if view["status"] else "")
+        return _as_outputs(view)
+
+    # profile comes first: Gradio injects special arguments only among the positional parameters
+    def save(profile: gr.OAuthProfile | None, reviewer: str | None, code: str, set_id: str | None,
+             index: int, choice: str | None, comment: str, *values: Any):
+        return _save(False, profile, reviewer, code, set_id, index, choice, comment, values)
+
+    def save_next(profile: gr.OAuthProfile | None, reviewer: str | None, code: str, set_id: str | None,
+                  index: int, choice: str | None, comment: str, *values: Any):
+        return _save(True, profile, reviewer, code, set_id, index, choice, comment, values)
+
+    def _load(path: str | None, code: str, reviewer: str | None, profile: Any):
+        _check_access(code, profile)
+        if not path:
+            raise gr.Error("Give a path or upload a samples.jsonl file.")
+        try:
+            set_id = store.load_samples_file(path)
+        except SampleValidationError as exc:
+            raise gr.Error(str(exc)) from None
+        msg = f"Loaded {store.n_items(set_id)} items (sample set {set_id})."
+        if reviewer:
+            view = navigate(store, set_id, _check(reviewer, code, profile), 0, "resume")
+        else:
+            view = empty_view()
+            view["progress"] = "Enter your name and press **Start / resume**."
+        view["status"] = msg
+        return [set_id, md_escape(msg), *_as_outputs(view)]
+
+    def load_path(path: str, code: str, reviewer: str | None, profile: gr.OAuthProfile | None):
+        return _load((path or "").strip(), code, reviewer, profile)
+
+    def load_upload(upload: str | None, code: str, reviewer: str | None, profile: gr.OAuthProfile | None):
+        if not upload:
+            return [gr.skip()] * (2 + len(VIEW_FIELDS))
+        return _load(upload, code, reviewer, profile)
+
+    def refresh_summary(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
+        _check_access(code, profile)
+        if not set_id:
+            return "Load a samples file first."
+        return summary_markdown(store.summary(set_id), store.sample_set(set_id).name)
+
+    def export_csv(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
+        _check_access(code, profile)
+        if not set_id:
+            raise gr.Error("Load a samples file first.")
+        return str(store.export_csv(_export_path(store, set_id, "csv"), set_id))
+
+    def export_json(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
+        _check_access(code, profile)
+        if not set_id:
+            raise gr.Error("Load a samples file first.")
+        return str(store.export_json(_export_path(store, set_id, "json"), set_id))
+
+    # ---- wiring -----------------------------------------------------------------------------
+    api = dict(api_visibility="undocumented")
+    nav_inputs = [c["reviewer_state"], c["code"], c["set_state"], c["index_state"]]
+    start_inputs = [c["reviewer"], c["code"], c["set_state"]]
+    start_outputs = [c["reviewer_state"], c["reviewer"], *view_outputs]
+    c["start"].click(start, start_inputs, start_outputs, api_name="review_start", **api)
+    c["reviewer"].submit(start, start_inputs, start_outputs, api_name="review_start_submit", **api)
+    c["prev"].click(go_prev, nav_inputs, view_outputs, api_name="review_prev", **api)
+    c["next"].click(go_next, nav_inputs, view_outputs, api_name="review_next", **api)
+    c["first_unrated"].click(go_first_unrated, nav_inputs, view_outputs, api_name="review_first_unrated", **api)
+    save_inputs = [*nav_inputs, c["choice"], c["comment"], *rating_inputs]
+    c["save"].click(save, save_inputs, view_outputs, api_name="review_save", **api)
+    c["save_next"].click(save_next, save_inputs, view_outputs, api_name="review_save_next", **api)
+    load_outputs = [c["set_state"], c["load_status"], *view_outputs]
+    c["load"].click(load_path, [c["samples_path"], c["code"], c["reviewer_state"]], load_outputs,
+                    api_name="review_load", **api)
+    c["samples_upload"].upload(load_upload, [c["samples_upload"], c["code"], c["reviewer_state"]],
+                               load_outputs, api_name="review_upload", **api)
+    access_inputs = [c["code"], c["set_state"]]
+    c["refresh"].click(refresh_summary, access_inputs, c["summary"], api_name="review_summary", **api)
+    c["export_csv"].click(export_csv, access_inputs, c["csv_file"], api_name="review_export_csv", **api)
+    c["export_json"].click(export_json, access_inputs, c["json_file"], api_name="review_export_json", **api)
+    return ReviewTab(components=c, default_set_id=default_set_id, load_message=load_message)
+
+
+def build_review_demo(store: ReviewStore, samples_path: str | None, access: ReviewAccess | None = None
+                      ) -> gr.Blocks:
+    """A Blocks app holding only the review tab (standalone use and tests)."""
+    with gr.Blocks(title="medchat review") as demo:
+        with gr.Tab("Review"):
+            build_review_tab(store, samples_path, access if access is not None else ReviewAccess.from_env())
+    return demo
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m medchat.review_ui",
+                                     description="Launch only the blind A/B review panel.")
+    parser.add_argument("--samples", required=True, help="samples.jsonl written by medchat.evaluate")
+    parser.add_argument("--db", default="review.db", help="SQLite file of the ratings (default: review.db)")
+    parser.add_argument("--port", type=int, default=None, help="server port (default: Gradio's)")
+    parser.add_argument("--host", default="127.0.0.1", help="server address (default: 127.0.0.1)")
+    parser.add_argument("--hub-repo", default=None,
+                        help="optional Hub dataset repo to sync ratings to (token from HF_TOKEN)")
+    parser.add_argument("--sync-minutes", type=float, default=10)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    store = ReviewStore(args.db)
+    if args.hub_repo:
+        store.enable_hub_sync(args.hub_repo, token=os.environ.get("HF_TOKEN"), every=args.sync_minutes)
+    demo = build_review_demo(store, args.samples)
+    demo.launch(server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""QLoRA supervised fine-tuning with TRL's SFTTrainer, and the files a finished run leaves behind.
+
+`python -m train --config RECIPE.yaml` parses the recipe and calls `run_training`. TRL does the training loop,
+evaluation, checkpoints and progress bars; this module chooses the model, the data and the chat format, and writes
+the run's artifacts: the adapter (atomically), `run_summary.json`, `loss_curve.png`, the evaluation report and the
+model card, and pushes them to the Hub when asked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from medchat.chat_format import encode_with_assistant_mask, training_chat_template
+from medchat.config import MedchatArguments
+from medchat.modeling import LoraSettings, load_model_and_tokenizer
+
+ADAPTER_DIRNAME = "adapter"
+
+
+def peak_memory_gib() -> dict:
+    peak = {"cpu_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+    if torch.cuda.is_available():
+        peak["gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 3)
+    return peak
+
+
+def library_versions() -> dict:
+    import datasets
+    import peft
+    import transformers
+    import trl
+
+    versions = {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
+                "peft": peft.__version__, "trl": trl.__version__, "datasets": datasets.__version__}
+    try:
+        import bitsandbytes
+
+        versions["bitsandbytes"] = bitsandbytes.__version__
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        versions["gpu"] = torch.cuda.get_device_name()
+    return versions
+
+
+def loss_history(log_history: list[dict]) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    train = [(row["step"], row["loss"]) for row in log_history if "loss" in row]
+    evals = [(row["step"], row["eval_loss"]) for row in log_history if "eval_loss" in row]
+    return train, evals
+
+
+def plot_loss_curve(log_history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, evals = loss_history(log_history)
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    if train:
+        ax.plot(*zip(*train), label="train loss", color="#4C72B0")
+    if evals:
+        ax.plot(*zip(*evals), "o-", label="eval loss", color="#DD8452")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss (assistant tokens)")
+    ax.set_title("medchat fine-tuning")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_adapter_atomically(model, tokenizer, target: Path) -> Path:
+    """Write into a temporary sibling, then swap it in. A crash mid-save leaves the previous adapter (or
+    `adapter.old` during the instant of the swap), never a half-written one."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-tmp-", dir=target.parent))
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    old = target.with_name(target.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old.exists():
+        shutil.rmtree(old)
+    return target
+
+
+def check_assistant_masks(tokenizer, dataset, rows: int = 8) -> None:
+    """Fail before training, not after hours of zero loss, if the template marks no assistant tokens."""
+    for row in dataset.select(range(min(rows, len(dataset)))):
+        encode_with_assistant_mask(tokenizer, row["messages"])
+
+
+def run_training(args: MedchatArguments, recipe, training_args) -> Path:
+    """Train, then write the adapter and its artifacts into `output_dir/adapter`. Returns that directory."""
+    from transformers import set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    from medchat.data import build_splits
+
+    started = time.time()
+    set_seed(training_args.seed)
+    output_dir = Path(training_args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # We push once at the end with our own model card; the Trainer would push every checkpoint with its own.
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
+    if push_to_hub and not training_args.hub_model_id:
+        raise SystemExit("--push_to_hub needs --hub_model_id user/name")
+
+    splits = build_splits(recipe.dataset, recipe)
+    print(f"[medchat] data: {len(splits.train)} train / {len(splits.eval)} eval conversations", flush=True)
+
+    model, tokenizer = load_model_and_tokenizer(
+        args.base_model,
+        adapter=args.adapter,
+        load_in_4bit=args.load_in_4bit,
+        lora=LoraSettings(args.lora_r, args.lora_alpha, args.lora_dropout, list(args.lora_target_modules)),
+        for_training=True,
+        attn_implementation=args.attn_implementation,
+    )
+    if training_args.assistant_only_loss:
+        # Renders byte-identical text to the stock template, plus generation markers for the loss mask.
+        tokenizer.chat_template = training_chat_template(tokenizer)
+        check_assistant_masks(tokenizer, splits.train)
+    if training_args.include_num_input_tokens_seen in ("no", False, None):
+        training_args.include_num_input_tokens_seen = "non_padding"
+
+    trainer = SFTTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits.train.select_columns(["messages"]),
+        eval_dataset=splits.eval.select_columns(["messages"]) if len(splits.eval) else None,
+        processing_class=tokenizer,
+    )
+    resume_from = None
+    if args.resume:
+        resume_from = get_last_checkpoint(str(output_dir))
+        print(f"[medchat] resuming from {resume_from}" if resume_from else "[medchat] no checkpoint: fresh start")
+    train_result = trainer.train(resume_from_checkpoint=resume_from)
+    eval_metrics = trainer.evaluate() if len(splits.eval) else {}
+
+    model = trainer.model
+    model.config.use_cache = True  # generation after training runs with the KV cache
+    adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME)
+
+    log_history = trainer.state.log_history
+    train_losses, eval_losses = loss_history(log_history)
+    summary = {
+        "base_model": args.base_model,
+        "dataset": recipe.dataset,
+        "steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+        "train_loss": train_result.training_loss,
+        "eval_loss": eval_metrics.get("eval_loss"),
+        "eval_perplexity": math.exp(eval_metrics["eval_loss"]) if "eval_loss" in eval_metrics else None,
+        "train_losses": train_losses,
+        "eval_losses": eval_losses,
+        "wall_time_s": round(time.time() - started, 1),
+        "train_runtime_s": train_result.metrics.get("train_runtime"),
+        "peak_memory": peak_memory_gib(),
+        "versions": library_versions(),
+        "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
+                 "target_modules": list(args.lora_target_modules)},
+        "training": {k: getattr(training_args, k) for k in (
+            "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
+            "gradient_accumulation_steps", "max_length", "packing", "padding_free", "assistant_only_loss",
+            "gradient_checkpointing", "optim", "lr_scheduler_type", "seed")},
+        "data": splits.report,
+        "resumed_from": resume_from,
+    }
+    for folder in (output_dir, adapter_dir):
+        (folder / "run_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        plot_loss_curve(log_history, folder / "loss_curve.png")
+
+    metrics = None
+    if args.final_eval_limit > 0 and len(splits.eval):
+        from medchat.evaluate import evaluate
+
+        del trainer
+        metrics = evaluate(
+            splits.eval, base_model=args.base_model, adapter=str(adapter_dir), out=adapter_dir / "eval",
+            limit=args.final_eval_limit, max_new_tokens=args.final_eval_max_new_tokens,
+            load_in_4bit=args.load_in_4bit, system_prompt=recipe.system_prompt,
+        )
+
+    from medchat.hub import build_model_card, push_adapter
+
+    card = build_model_card(summary=summary, metrics=metrics, hub_model_id=training_args.hub_model_id)
+    card.save(adapter_dir / "README.md")
+    if push_to_hub:
+        url = push_adapter(adapter_dir, training_args.hub_model_id, private=args.hub_private)
+        print(f"[medchat] pushed to {url}")
+    print(f"[medchat] adapter written to {adapter_dir}", flush=True)
+    return adapter_dir

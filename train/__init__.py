@@ -1,0 +1,1 @@
+"""`python -m train --config train/configs/RECIPE.yaml [--field value ...]`: see medchat/training.py."""
