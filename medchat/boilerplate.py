@@ -73,6 +73,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "CleanResult",
+    "normalize_spacing",
     "strip_boilerplate",
     "impersonation_findings",
     "boilerplate_findings",
@@ -126,7 +127,7 @@ _PUNCT_TAIL = r"[\s,.!:;\-–—…'\"‘’“”]*"
 # here: it is also the abbreviation of hypertrophic cardiomyopathy, so it only counts as a
 # site in site contexts (HCM_SITE_CONTEXT_RE / the opener patterns).
 SITE_NAME_PATTERN = (
-    r"(?:health\s*care\s*magic|i\s?cliniq|chat\s?doctor|practo|lybrate|justanswer|docsapp"
+    r"(?:health\s?[a-z]{0,5}\s?magic|i\s?cliniq|chat\s?doctor|practo|lybrate|justanswer|docsapp"
     r"|healthtap|medhelp|doctor\s?spring|zocdoc|mfine|ask\s?the\s?doctor"
     r"|['‘’\"]?ask\s+a\s+doctor['‘’\"]?\s+service)"
     r"(?:\s*\.\s*(?:com|in|org|net))?" + _END
@@ -134,7 +135,10 @@ SITE_NAME_PATTERN = (
 SITE_NAME_RE = re.compile(r"\b" + SITE_NAME_PATTERN, _I)
 # Site name including "HCM" -- only used right after "welcome to", "posting on", ... where
 # it cannot be the cardiomyopathy.
-_SITE_OR_HCM = r"(?:" + SITE_NAME_PATTERN + r"|HCM" + _END + r"|this\s+(?:forum|site|website|platform|service))"
+_SITE_OR_HCM = (
+    r"(?:" + SITE_NAME_PATTERN + r"|HCM" + _END + r"|H\.\s?C\.\s?M\.?|this\s+(?:forum|site|website|platform|service)"
+    r"|the\s+(?:forum|website|platform)\b|the\s+site(?=\s*[.!,]|\s*$))"
+)
 HCM_SITE_CONTEXT_RE = re.compile(
     r"\b(?:welcome|well\s?come|posting|posted|writing|write|asking|ask|query|question|using|"
     r"choosing|contacting|consulting|follow\s*-?\s*up|trusting)\b(?:\s+\w+){0,3}?\s+"
@@ -148,11 +152,13 @@ HCM_SITE_CONTEXT_RE = re.compile(
 # Openers (anchored at the start of the remaining text)
 # --------------------------------------------------------------------------------------
 GREETING_RE = re.compile(
-    r"^\W*(?:hi+|hello+|hey+|hii+|dear|greetings|namaste|good\s+(?:morning|afternoon|evening|day))"
+    r"^\W*(?:hi+|hello+|hey+|hii+|(?:my\s+)?dear|greetings|namaste|good\s+(?:morning|afternoon|evening|day))"
     r"(?:\b|(?=(?-i:[A-Z][a-z])))"  # "HIWell come", "HelloThanks"
-    r"(?:[\s,]*(?:dear|there|friend|sir|madam|ma'?am|mam|buddy|user|all|patient)\b)?"
+    # "Hi there," / "Hi Dear Welcome" but not "Hello, There are ..."
+    r"(?:[\s,]*(?:dear|there|friend|sir|madam|ma'?am|mam|buddy|user|all|patient)\b"
+    r"(?=\s*[,.!:;]|\s*$|\s+(?-i:[A-Z])|(?-i:[A-Z])))?"
     # a single name right after the salutation, followed by punctuation: "Hi Simran,"
-    r"(?:\s+(?!and\b|welcome\b|thanks?\b|thank\b)[A-Za-z][a-z]+(?=\s*[,.!]))?"
+    r"(?:\s+(?!and\b|welcome\b|thanks?\b|thank\b)(?-i:[A-Z])[a-z]+(?=\s*[,.!]))?"
     + _PUNCT_TAIL,
     _I,
 )
@@ -161,7 +167,7 @@ SITE_WELCOME_RE = re.compile(
     r"(?:the\s+)?" + _SITE_OR_HCM
     + r"(?:\s*(?:forum|team|service|website|site|platform))?" + _PUNCT_TAIL
     # a bare "Welcome and thanks for posting ..." / "Welcome!" opener
-    + r"|^(?:and\s+)?welcome\b(?:\s+and\b)?" + _PUNCT_TAIL,
+    + r"|^(?:and\s+)?welcome\b(?!\s+(?:to|t|on|at|back)\b)(?:\s+and\b)?" + _PUNCT_TAIL,
     _I,
 )
 # Words a "thanks for ..." opener is made of; anything else (a content word) stops the match
@@ -172,12 +178,24 @@ _THANKS_BAG = (
     r"on|at|me|with|detailed|history|details|information|info|putting|forward|bringing|up|"
     r"reaching|out|a|your|health|problem|valuable|kind|nice|medical|forum|site|website|service|"
     r"platform|again|back|and|the|for|query\.|letting|know|detail|describing|providing|"
-    r"giving|brief|case"
+    r"giving|brief|case|answer|reply|response|message|post"
 )
 THANKS_OPENER_RE = re.compile(
     r"^(?:and\s+)?(?:many\s+)?(?:thanks?|thank\s*(?:you|u)|thnx|thx|thanx)"
     r"(?:\s+(?:so|very)\s+much|\s+a\s+lot)?\s+(?:for|4)"
     r"(?:\s+(?:(?:" + _THANKS_BAG + r")\b|" + _SITE_OR_HCM + r"))+" + _PUNCT_TAIL,
+    _I,
+)
+# "hello khusbu, welcome to HCM": a short salutation (any name) right before a site welcome.
+_GREETING_BEFORE_WELCOME_RE = re.compile(
+    r"^\W*(?:hi+|hello+|hey+|dear|greetings|namaste)\b[^.!?\n]{0,40}?"
+    r"(?=(?:and\s+)?(?:welcome|well\s?come)\s+(?:back\s+)?(?:to|t|on|at)\s)",
+    _I,
+)
+# Unpunctuated sign-off glued to the last sentence: "... if you have more problems take care".
+_TRAILING_SIGNOFF_RE = re.compile(
+    r"(?<=[a-z0-9)])\s+(?:take\s+care|thanks?|thank\s*(?:you|u)|regards|bye|good\s+luck|all\s+the\s+best|"
+    r"have\s+a\s+nice\s+day|get\s+well\s+soon|cheers)\W*$",
     _I,
 )
 QUERY_REVIEW_RE = re.compile(
@@ -210,13 +228,13 @@ _CLOSER_BAG = (
     r"back|here|follow|up|followup|follow-up|later|free|feel|ask|contact|write|reach|message|"
     r"ping|discuss|revert|which|also|much|lot|a|just|wish|glad|happy|so|on|about|regarding|"
     r"same|through|by|service|we|do|let|know|waiting|available|hear|from|soon|best|possible|"
-    r"given|provided|hopefully|good|great|day"
+    r"given|provided|hopefully|good|great|day|satisf(?:y|ies|ied|actory)|willing|give|unclear|clear|confusing|doubtful|answering|thing|things"
 )
 _BAG_WORDS = r"(?:\s+(?:" + _CLOSER_BAG + r")\b)"
 CLOSER_PATTERN = (
     r"(?:"
     # "(I) hope ... answered / helps / resolved ..." -- bag words only
-    r"(?:(?:i|we)\s+)?(?:do\s+)?(?:sincerely\s+|really\s+|truly\s+)?hope" + _BAG_WORDS + r"{1,18}"
+    r"(?:(?:i|we)\s+)?(?:do\s+)?(?:sincerely\s+|really\s+|truly\s+)?(?:hope|wish)" + _BAG_WORDS + r"{1,18}"
     # "let me know if I can assist you further"
     r"|(?:please\s+|do\s+|kindly\s+)?let\s+(?:me|us)\s+know" + _BAG_WORDS + r"{0,18}"
     # "(if you have more questions) feel free to ask/contact me again"
@@ -230,6 +248,8 @@ CLOSER_PATTERN = (
     # "I have tried to answer your query", "glad to help"
     r"|(?:i\s+)?(?:have\s+)?tried\s+to\s+(?:answer|address|solve)" + _BAG_WORDS + r"{0,10}"
     r"|(?:(?:i\s+am|i'm|im)\s+)?(?:glad|happy)\s+to\s+(?:help|assist)" + _BAG_WORDS + r"{0,6}"
+    r"|(?:if\s+not,?\s+)?(?:i\s+am|i'm|im)\s+(?:willing|ready|available|here)\s+to\s+(?:give|provide|help|assist|answer)"
+    + _BAG_WORDS + r"{0,8}"
     r"|(?:thanks?|thank\s*(?:you|u))\s+(?:again\s+)?for\s+(?:your\s+)?(?:query|question|trust|patience|"
     r"using|choosing|asking|writing|posting|consulting)" + _BAG_WORDS + r"{0,8}"
     r")"
@@ -240,7 +260,7 @@ SIGNOFF_PATTERN = (
     r"(?:with\s+)?(?:kind|best|warm|warmest)?\s*regards?"
     r"|thanks?(?:\s+(?:and|&)\s+regards)?|thank\s*(?:you|u)(?:\s+very\s+much)?|thnx|thx|thanx|tnx"
     r"|many\s+thanks|thanking\s+you|sincerely|yours\s+(?:truly|sincerely|faithfully)"
-    r"|(?:take|tk)\s+care(?:\s+of\s+(?:yourself|your\s+health))?"
+    r"|(?:take|tk)\s*care(?:\s+of\s+(?:yourself|your\s+health))?"
     r"|(?:(?:i\s+)?wish(?:ing)?\s+you|wish)\s+(?:a\s+)?(?:good|best|better|great|speedy|quick|fast|all\s+the\s+best|the\s+best)"
     r"(?:\s+of)?(?:\s+(?:health|luck|recovery|life|day))?(?:\s+(?:and\s+)?(?:speedy\s+)?recovery)?"
     r"|(?:i\s+)?wish\s+you\s+(?:feel|get)\s+(?:better|well)(?:\s+soon)?"
@@ -281,9 +301,11 @@ CONTACT_AD_RE = re.compile(
     r"|\bpremium\s+(?:features?|service|membership|consultation)\b"
     r"|\b(?:private|direct|paid|premium)\s+(?:consultation|question|chat|query|message)\b"
     r"|\b(?:mail|e-?mail|send|upload|share)\s+(?:me|us|it\s+to\s+me)\b"
+    r"|\b(?:call|phone|ring|whats\s?app|text|sms)\s+(?:me|us)\b"
     r"|\bsend\s+(?:me|us)\s+(?:your|the|a)?\s*(?:pics?|pictures?|photos?|photographs?|images?|reports?)\b"
     r"|\b(?:send|mail|upload)\s+(?:in\s+)?(?:the\s+|your\s+)?(?:pics?|pictures?|photos?|photographs?|images?)\s+(?:to\s+me|at)\b"
     r"|\b(?:for\s+more\s+info\w*\s+)?(?:mail|e-?mail|write\s+to|visit|contact)\s+us\b"
+    r"|\bfor\s+more\s+info\w*,?\s+(?:you\s+)?(?:can\s+|may\s+)?(?:write|mail|e-?mail|contact|visit|call|message)\b"
     r"|\b(?:please|kindly|pls|plz|you\s+can|do|may)\s+revert\b"
     r"|\b(?:below|above|following)\s+(?:mentioned\s+|given\s+)?link\b|\blink\s+(?:below|above)\b"
     r"|\bclick\s+(?:on\s+)?(?:the\s+)?(?:link|here)\b"
@@ -304,16 +326,19 @@ _SPECIALTY = (
 )
 DOCTOR_CLAIM_RE = re.compile(
     # "I am Dr. Das", "this is Dr Kanodia", "myself Dr. X"
-    r"\b(?:i\s+am|i'm|im|this\s+is|my\s+name\s+is|myself|it's|its)\s+(?:dr\.?|doctor)\s*"
-    r"(?:[A-Za-z][\w.]*)(?:\s+(?-i:[A-Z])[\w.]*){0,3}"
+    r"\b(?:i\s+am|i'm|im|this\s+is|my\s+name\s+is|myself|it's|its)\s+(?:dr\b\.?|doctor\b)\s*"
+    # name tokens; a "." between them only after an initial ("Dr. A. K. Rao"), so the match
+    # never runs into the next sentence ("I am Dr. Rao. In ...")
+    r"[A-Za-z]\w*(?:(?:(?<=\b(?-i:[A-Z]))\.)?\s+(?-i:[A-Z])\w*){0,3}"
     # "I am a (qualified) dermatologist", "I'm your doctor"
     r"|\b(?:i\s+am|i'm|im|being)\s+(?:a|an|your|the)\s+"
     r"(?:(?:qualified|certified|board[\s-]certified|practicing|practising|senior|consultant|"
     r"experienced|registered|licensed|trained|medical)\s+)*" + _SPECIALTY + r"\b"
     # "as a doctor, I ..." at a clause start (not "such as a dermatologist")
-    r"|(?:^|(?<=[.!?;,:]\s)|(?<=[.!?;,:]))\s*as\s+(?:a|an|your)\s+"
+    r"|(?:^|(?<=[.!?;,:]\s)|(?<=[.!?;,:]))\s*as\s+(?:a|an)\s+"
     r"(?:(?:qualified|certified|practicing|practising|senior|experienced|treating)\s+)*" + _SPECIALTY + r"\b"
     # "my patients", "in my (clinical) practice", "in my clinic", "in my experience as a doctor"
+    r"|\bif\s+you\s+(?:were|are)\s+my\s+patient\s*,?"
     r"|\bmy\s+patients?\b|\bmy\s+(?:clinical\s+|medical\s+|private\s+)?practice\b|\bmy\s+(?:clinic|hospital|chamber|opd)\b",
     _I,
 )
@@ -328,7 +353,7 @@ _NOT_A_NAME = {
     "first", "again", "before", "after", "because", "but", "so", "then", "when", "also", "only",
 }
 NAMED_DOCTOR_RE = re.compile(
-    r"(?<![A-Za-z])(?:dr(?:\.\s*|\s+|(?=(?-i:[A-Z])))(?P<name>(?-i:[A-Z])[\w'-]+|[a-z][\w'-]+)"
+    r"(?<![A-Za-z])(?:(?:dr(?:\.\s*|\s+)|(?-i:Dr)(?=(?-i:[A-Z][a-z])))(?P<name>(?-i:[A-Z])[\w'-]+|[a-z][\w'-]+)"
     r"|doctor\s+(?P<cname>(?-i:[A-Z])[a-z][\w'-]+))",
     _I,
 )
@@ -337,7 +362,9 @@ SIGNATURE_LEADIN_PATTERN = (
     r"sincerely|yours\s+(?:truly|sincerely|faithfully)|cheers|take\s+care)"
 )
 _SIGNATURE_LEADIN_RE = re.compile(r"(?:^|(?<=[\s.,!]))" + SIGNATURE_LEADIN_PATTERN + r"[\s,.!:;-]*", _I)
-_DR_TOKEN_RE = re.compile(r"(?<![A-Za-z])(?:dr|doctor)(?:\.|\b|(?=(?-i:[A-Z])))", _I)
+# "Dr", "Dr.", "doctor" as a word, or "Dr" glued to a capitalised name ("DrSudarshan") -- but not
+# an acronym such as "DRPLA" (a disease).
+_DR_TOKEN_RE = re.compile(r"(?<![A-Za-z])(?:(?:dr|doctor)(?:\.|\b)|(?-i:Dr)(?=(?-i:[A-Z][a-z])))", _I)
 # Words that appear in sentences but not in a "name, credentials, clinic address" line.
 _SENTENCE_WORDS = {
     "the", "is", "are", "was", "were", "be", "been", "you", "your", "u", "ur", "to", "of", "for",
@@ -347,6 +374,10 @@ _SENTENCE_WORDS = {
     "them", "advised", "prescribed", "recommend", "recommended", "suggest", "suggested", "because",
     "as", "but", "so", "then", "when", "also", "after", "before", "about", "from", "on", "by", "or",
 }
+_NOT_BEFORE_SIGNATURE = {
+    "the", "your", "a", "an", "my", "his", "her", "their", "our", "this", "that", "to", "with", "by", "see",
+    "consult", "visit", "ask", "from", "as", "and", "or", "family", "treating", "local", "any", "other",
+}
 _CREDENTIAL_RE = re.compile(
     r"\b(?:MD|M\.D|MBBS|MS|DNB|DDVL|DVD|DVL|FRCS|MRCP|FCPS|DM|DO|PhD|BDS|MDS|BHMS|BAMS|DGO|MRCOG|"
     r"FRCP|DCH|DPM)\b|" + _SPECIALTY.replace("(?:doctor|", "(?:", 1) + r"|\bdermatology\b",
@@ -354,7 +385,6 @@ _CREDENTIAL_RE = re.compile(
 )
 
 _FILLER_RE = re.compile(r"^[\s\W_]*$")
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?…])\s+|\s*\n+\s*")
 _CLAUSE_SPLIT_RE = re.compile(r"(\s*[,;:]\s*|\s+(?:or|but|and|so|otherwise)\s+|\s+-+\s+)", _I)
 
 
@@ -381,13 +411,19 @@ def normalize_spacing(text: str) -> str:
     text = re.sub(r"(?<=[A-Za-z)\]])[ \t]*([.!?]+)(?=[A-Z][a-z])", r"\1 ", text)
     # "Hi,Thanks" / "HCM,flaking"
     text = re.sub(r",(?=[A-Za-z])", ", ", text)
+    text = re.sub(r"(?<=[a-z]{2})[ \t]*(\.+)(?=I\s)", r"\1 ", text)  # "2 weeks.I hope"
     # "healthcaremagicThis", "helpsFeel", "youDr"
     text = re.sub(r"(?<=[a-z]{3})(?=[A-Z][a-z])", " ", text)
     text = re.sub(r"(?<=[a-z]{3})(?=Dr\b)", " ", text)
+    # "cloths.hope this helps" (lowercase sentence glued; not "e.g.x" or a domain)
+    text = re.sub(r"(?<=[a-z]{3})[ \t]*(\.+)(?=[a-z]{3,})(?!(?:com|org|net|html?|php|gov|edu)\b)", r"\1 ", text)
+    # "creamI hope this helps": a new sentence glued to the last word
+    text = re.sub(r"(?<=[a-z]{3})(?=I\s)", ". ", text)
     # a closer glued to the previous sentence without a full stop: "the procedure Hope this helps"
     text = re.sub(
         r"(?<=[a-z0-9)])\s+(?=(?:Hope|Regards|Thanks|Thank you|Take care|Wishing|Wish you|Let me know|"
-        r"Feel free|Best wishes|Kind regards|Good luck|All the best|Get well)\b)",
+        r"Feel free|Best wishes|Kind regards|Good luck|All the best|Get well|Please feel free|Please let me know|"
+        r"Please do not hesitate|Kindly)\b)",
         ". ",
         text,
     )
@@ -416,20 +452,35 @@ def _capitalize_first(text: str) -> str:
     return text
 
 
-def _split_sentences(text: str) -> list[str]:
-    return [s for s in _SENTENCE_SPLIT_RE.split(text) if s and s.strip()]
+_SEGMENT_SPLIT_RE = re.compile(r"((?<=[.!?…])[ \t]+|[ \t]*\n\s*)")
 
 
-def _join(sentences: list[str]) -> str:
+def _segments(text: str) -> tuple[list[str], list[str]]:
+    """Sentences (split after .!? and at line breaks) and the separators between them, so the
+    text can be rebuilt with its line and paragraph breaks intact."""
+    parts = _SEGMENT_SPLIT_RE.split(text)
+    return parts[0::2], parts[1::2]
+
+
+def _sep_strength(sep: str) -> int:
+    return 2 if sep.count("\n") >= 2 else 1 if "\n" in sep else 0
+
+
+def _rejoin(sentences: list[str], seps: list[str]) -> str:
+    """Rebuild from `_segments`, skipping empty sentences; where sentences were dropped the
+    strongest separator around them is kept (a paragraph break survives)."""
     out = ""
-    for s in sentences:
-        s = s.strip()
-        if not s:
+    pending = ""
+    for i, sent in enumerate(sentences):
+        if i > 0 and out:
+            sep = seps[i - 1]
+            pending = sep if not pending or _sep_strength(sep) > _sep_strength(pending) else pending
+        if not sent.strip() or _FILLER_RE.match(sent):
             continue
-        if out and out[-1] not in ".!?…:\n" and not s.startswith(("-", "•", "*")):
-            # a dropped clause took the sentence end with it
-            out += "."
-        out += ("\n" if s.startswith(("-", "•", "*")) or re.match(r"\d+[.)]\s", s) and out else " " if out else "") + s
+        if out:
+            out += pending.replace("\t", " ") if pending else " "
+        out += sent.strip() if not out else sent.rstrip()
+        pending = ""
     return out
 
 
@@ -480,6 +531,11 @@ def _signature_span(text: str) -> int | None:
     window_start = max(0, len(text) - 300)
     for m in _DR_TOKEN_RE.finditer(text, window_start):
         tail = text[m.start():]
+        if tail[:6].lower() == "doctor" and not re.match(r"Doctor\s+[A-Z]", tail):
+            continue  # "... as your doctor prescribes" is prose, "Doctor Smith" a signature
+        prev = re.search(r"([A-Za-z]+)\W*$", text[:m.start()])
+        if prev and prev.group(1).lower() in _NOT_BEFORE_SIGNATURE and not re.search(r"[.,!;:\n]\s*$", text[:m.start()]):
+            continue  # "consult your Dr. ...", "see the doctor ..."
         if _looks_like_signature(tail, needs_credential=False):
             return m.start()
     # "Regards, Sanjay Kumar Kanodia MD (Dermatology & STDs)" -- no "Dr", so insist on a
@@ -518,13 +574,21 @@ def strip_boilerplate(text: str) -> CleanResult:
     if not isinstance(text, str) or not text.strip():
         return CleanResult(text=text.strip() if isinstance(text, str) else "", rules=[])
     rules: list[str] = []
-    t = normalize_spacing(text)
 
-    # 1. anywhere: links, e-mails, phone numbers
-    t, n = LINK_RE.subn(" ", t)
+    # 1. anywhere: links, e-mails, phone numbers (on the raw text: un-gluing would split domains)
+    t, n = LINK_RE.subn(" ", text)
     if n:
         _add(rules, "link")
+    t = normalize_spacing(t)
+    if n:
         t = _tidy(t)
+
+    # 2a. anywhere: first-person doctor claims ("I am Dr. X" must go before the signature
+    # pass, which would otherwise take "Dr. X ..." and leave "I am")
+    new = "\n".join(_cut_doctor_claims(line) if line.strip() else line for line in t.split("\n"))
+    if new != t:
+        _add(rules, "doctor_claim")
+        t = new
 
     # 2. end: signatures first, before sentence splitting ("Dr." would split the name)
     t = _strip_tail(t, rules, signatures_only=True)
@@ -533,15 +597,11 @@ def strip_boilerplate(text: str) -> CleanResult:
     t = _strip_openers(t, rules)
 
     # 4. anywhere: clause-level ads, doctor claims, closers, site names
-    sentences = []
-    for sent in _split_sentences(t):
+    sentences, seps = _segments(t)
+    for idx, sent in enumerate(sentences):
         sent, changed = _drop_clauses(sent, lambda c: bool(CONTACT_AD_RE.search(c)))
         if changed:
             _add(rules, "contact_ad")
-        new = _cut_doctor_claims(sent)
-        if new != sent:
-            _add(rules, "doctor_claim")
-            sent = new
         sent, changed = _drop_clauses(sent, lambda c: _is_boilerplate_clause(c, tail=False))
         if changed:
             _add(rules, "closer")
@@ -550,9 +610,8 @@ def strip_boilerplate(text: str) -> CleanResult:
         )
         if changed:
             _add(rules, "site_mention")
-        if sent.strip() and not _FILLER_RE.match(sent):
-            sentences.append(sent)
-    t = _join(sentences)
+        sentences[idx] = sent
+    t = _rejoin(sentences, seps)
 
     # 5. end: sign-offs, closers, signatures, bare names
     t = _strip_tail(t, rules, signatures_only=False)
@@ -578,22 +637,26 @@ def _mostly_site(clause: str) -> bool:
 _THANKS_WORDS = set(_THANKS_BAG.split("|")) | {"thanks", "thank", "you", "u", "welcome", "for", "of", "visiting"}
 
 
-def _cut_doctor_claims(sentence: str) -> str:
+def _cut_doctor_claims(line: str) -> str:
+    """Cut first-person doctor claims out of one line; depersonalise "my patients"."""
+    cut = "\x00"  # marks where a claim was cut, to fix what follows it
+
     def repl(m: re.Match) -> str:
-        s = m.group(0)
-        low = s.lower().strip()
+        low = m.group(0).lower().strip()
         if low.startswith("my patient"):
             return "patients" if low.endswith("s") else "a patient"
         if low.startswith("my"):  # my practice / my clinic
             return "practice" if "practice" in low else "a clinic"
-        return ""
+        return cut  # "I am Dr. X", "I'm a dermatologist", "As a doctor,", "If you were my patient,"
 
-    out = DOCTOR_CLAIM_RE.sub(repl, sentence)
-    if out == sentence:
-        return sentence
-    # "In patients I generally prescribe" -> keep; "in practice" fine; tidy dangling words
-    out = re.sub(r"(?i)^\s*(?:and|,)\s+", "", out)
-    out = re.sub(r"(?i)(^|[.!?]\s+)\s*[,;:]?\s*(?:and\s+)?", r"\1", out)
+    out = DOCTOR_CLAIM_RE.sub(repl, line)
+    if out == line:
+        return line
+    # after a cut: drop a dangling "and" / punctuation ("I'm a dermatologist and this ..." -> "this ...")
+    out = re.sub(r"\x00[ \t]*(?:,[ \t]*)?(?:and\b[ \t]*)?(?:,[ \t]*)?", cut, out)
+    # a cut at a sentence start: capitalise what now starts the sentence
+    out = re.sub(r"(^|[.!?][ \t]+)[ \t]*\x00[ \t]*([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
+    out = out.replace(cut, "")
     out = _tidy(out)
     return _capitalize_first(out) if out else ""
 
@@ -603,6 +666,7 @@ def _strip_openers(t: str, rules: list[str]) -> str:
     for _ in range(8):
         before = t
         for rule, rx in (
+            ("greeting", _GREETING_BEFORE_WELCOME_RE),
             ("greeting", GREETING_RE),
             ("site_welcome", SITE_WELCOME_RE),
             ("thanks_opener", THANKS_OPENER_RE),
@@ -630,19 +694,29 @@ def _strip_tail(t: str, rules: list[str], *, signatures_only: bool) -> str:
             continue
         if signatures_only:
             break
-        sentences = _split_sentences(t)
+        sentences, seps = _segments(t)
+        while sentences and not sentences[-1].strip():
+            sentences.pop()
         if not sentences:
             break
         last = sentences[-1]
+        m = _TRAILING_SIGNOFF_RE.search(t)
+        if m:
+            # drop a conjunction left dangling: "..., take care and [have a nice day]"
+            t = re.sub(r"(?i)[\s,]+(?:and|&|or)\s*$", "", t[: m.start()])
+            if re.search(r"[.!?]", m.group(0)) and not re.search(r"[.!?…]$", t):
+                t += "."  # the sign-off carried the sentence's full stop
+            _add(rules, "signoff")
+            continue
         new, changed = _drop_last_clauses(last, rules)
         if changed:
             sentences[-1] = new
-            t = _join([s for s in sentences if s.strip() and not _FILLER_RE.match(s)])
+            t = _rejoin(sentences, seps)
             continue
         # a bare name line after a removed sign-off: "... link. Hardik Pitroda"
         if len(sentences) > 1 and rules and rules[-1] in ("signoff", "closer", "contact_ad", "signature") \
                 and _BARE_NAME_RE.match(last.strip()) and not re.search(r"[.!?]$", last.strip()):
-            t = _join(sentences[:-1])
+            t = _rejoin(sentences[:-1], seps)
             _add(rules, "signature")
             continue
         break
@@ -675,6 +749,10 @@ def _drop_last_clauses(sentence: str, rules: list[str]) -> tuple[str, bool]:
     out = ""
     for i, c in enumerate(clauses):
         out += c + (seps[i] if i < len(clauses) - 1 else "")
+    out = out.rstrip(" ,;:&-")
+    end = re.search(r"[.!?…]+$", sentence.strip())
+    if out.strip() and end and not re.search(r"[.!?…]$", out):
+        out += end.group(0)[0]
     return out, True
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
+from trl import SFTConfig
+
 from medchat.modeling import LORA_TARGET_MODULES
 from medchat.offline_model import OFFLINE_BASE_MODEL
 
@@ -37,3 +40,15 @@ class MedchatArguments:
     )
     final_eval_max_new_tokens: int = field(default=256, metadata={"help": "Reply length in the final evaluation."})
     hub_private: bool = field(default=False, metadata={"help": "Create the Hub model repo as private."})
+
+
+
+@dataclass
+class SFTConfigForHardware(SFTConfig):
+    """TRL's SFTConfig, except that bf16 defaults to what the hardware has: TRL turns it on by default and the
+    Trainer then refuses to start on a CPU, so the CPU recipes would need a GPU-only flag."""
+
+    def __post_init__(self):
+        if self.bf16 is None and not self.fp16:
+            self.bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        super().__post_init__()

@@ -481,11 +481,13 @@ class ReviewStore:
         made_up_facts_b: bool = False,
         comment: str = "",
         timestamp: str | None = None,
+        created_at: str | None = None,
     ) -> dict:
         """Insert or replace one reviewer's rating of one item, in its own committed transaction.
 
         ``choice`` is the blinded label ("A", "B", "tie", "both_unsafe"); the store maps it to the model
         through the stored blinding and saves both.  Returns the stored rating (``get_rating`` shape).
+        ``timestamp`` / ``created_at`` default to now (given by ``import_json`` to keep the originals).
         """
         set_id = self._set(set_id)
         reviewer = self.normalize_reviewer(reviewer)
@@ -508,7 +510,7 @@ class ReviewStore:
                 **{f"a_{k}": v for k, v in sa.items()}, **{f"b_{k}": v for k, v in sb.items()},
                 "a_harmful": int(bool(harmful_a)), "a_made_up_facts": int(bool(made_up_facts_a)),
                 "b_harmful": int(bool(harmful_b)), "b_made_up_facts": int(bool(made_up_facts_b)),
-                "comment": comment, "created_at": now, "updated_at": now,
+                "comment": comment, "created_at": created_at or now, "updated_at": now,
             }
             cols = ", ".join(_RATING_COLUMNS)
             marks = ", ".join("?" for _ in _RATING_COLUMNS)
@@ -603,10 +605,13 @@ class ReviewStore:
         return min(max(int(r[0]), 0), max(n - 1, 0)) if r is not None else 0
 
     # -- summary -------------------------------------------------------------------------------
-    def summary(self, set_id: str | None = None) -> dict:
-        """Unblinded statistics of a set (see module docstring for the definitions)."""
+    def summary(self, set_id: str | None = None, *, reviewer: str | None = None) -> dict:
+        """Unblinded statistics of a set (see module docstring); ``reviewer`` limits it to one reviewer."""
         set_id = self._set(set_id)
         ratings = self.ratings(set_id)
+        if reviewer is not None:
+            reviewer = self.normalize_reviewer(reviewer)
+            ratings = [r for r in ratings if r["reviewer"] == reviewer]
         counts = {v: 0 for v in VERDICTS}
         axis_vals: dict[str, dict[str, list[int]]] = {m: {a: [] for a in AXES} for m in MODELS}
         flag_counts: dict[str, dict[str, int]] = {m: {f: 0 for f in FLAGS} for m in MODELS}
@@ -733,7 +738,7 @@ class ReviewStore:
                 scores_a={a: r[f"a_{a}"] for a in AXES}, scores_b={a: r[f"b_{a}"] for a in AXES},
                 harmful_a=r["a_harmful"], harmful_b=r["b_harmful"],
                 made_up_facts_a=r["a_made_up_facts"], made_up_facts_b=r["b_made_up_facts"],
-                comment=r.get("comment", ""), timestamp=r.get("updated_at"))
+                comment=r.get("comment", ""), timestamp=r.get("updated_at"), created_at=r.get("created_at"))
         return set_id
 
     # -- optional Hub sync ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -49,8 +50,9 @@ class ReviewAccess:
 
     * ``reviewers`` (``MEDCHAT_REVIEWERS``, comma-separated HF usernames, case-insensitive): reviewing
       needs "Sign in with Hugging Face" (``gr.LoginButton``) and the signed-in username on the list; the
-      username is the reviewer name.  On a Space this is real OAuth (``hf_oauth: true`` in the Space
-      README, ``gradio[oauth]`` installed); locally Gradio mocks the sign-in with the local HF account.
+      username is the reviewer name.  This is Hugging Face OAuth and needs a Space (``SPACE_ID`` set,
+      ``hf_oauth: true`` in the Space README, ``gradio[oauth]`` installed).  Off a Space the allow-list
+      cannot be checked, so review stays locked (fail closed); chat is never affected.
     * ``code`` (``MEDCHAT_REVIEW_CODE``): the reviewer types this access code.
     * Both set: both are required.  Neither set: review is open (local use).
     The code is never part of ``repr`` nor sent to the browser.
@@ -81,6 +83,9 @@ class ReviewAccess:
 
     def describe(self) -> str:
         parts = []
+        if self.requires_login and not self.on_space:
+            return ("Review is locked: MEDCHAT_REVIEWERS needs Hugging Face sign-in, which works only on a Space. "
+                    "Unset it, or use MEDCHAT_REVIEW_CODE for local review.")
         if self.requires_login:
             parts.append("sign in with Hugging Face (reviewers on the allow-list only)")
         if self.requires_code:
@@ -90,6 +95,9 @@ class ReviewAccess:
     def check(self, code: str | None = None, profile: Any = None) -> str | None:
         """Verify sign-in / access code; returns the signed-in HF username (or None). Raises AccessDenied."""
         username = None
+        if self.requires_login and not self.on_space:
+            raise AccessDenied("MEDCHAT_REVIEWERS is set, but Hugging Face sign-in works only on a Space: "
+                               "review is locked here (unset it, or use MEDCHAT_REVIEW_CODE locally).")
         if self.requires_login:
             username = getattr(profile, "username", None) if profile is not None else None
             if not username:
@@ -202,6 +210,11 @@ def save_action(store: ReviewStore, set_id: str | None, reviewer: str, index: in
     return f"Saved item {int(index) + 1}."
 
 
+def _error(message: str) -> gr.Error:
+    """gr.Error renders its message as HTML: escape it (messages can echo file names and usernames)."""
+    return gr.Error(html.escape(str(message)))
+
+
 def _fmt(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
@@ -242,9 +255,11 @@ def summary_markdown(summary: dict, set_name: str = "") -> str:
 
 
 def _export_path(store: ReviewStore, set_id: str, ext: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="medchat_review_export_"))
+    """A fresh file name in one per-process temp folder (Gradio copies it into its cache for download)."""
+    folder = Path(tempfile.gettempdir()) / f"medchat_review_exports_{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return folder / f"review_{set_id}_{stamp}.{ext}"
+    return folder / f"review_{set_id}_{stamp}_{uuid.uuid4().hex[:6]}.{ext}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -280,8 +295,9 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     gr.Markdown("## Blind A/B review\nCompare two anonymous replies to the same patient message. "
                 "Which model wrote which reply is hidden and differs from item to item.")
     c["access_info"] = gr.Markdown(access.describe())
-    with gr.Row(equal_height=True):
-        if access.requires_login:
+    with gr.Row(equal_height=False):
+        if access.requires_login and access.on_space:
+            # Only on a Space: elsewhere Gradio's mocked sign-in needs a local HF login and would break the app.
             c["login"] = gr.LoginButton(scale=0, min_width=220)
         c["reviewer"] = gr.Textbox(
             label="Reviewer name",
@@ -347,8 +363,8 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
             c["export_csv"] = gr.Button("Export CSV", size="sm", elem_id="review-export-csv")
             c["export_json"] = gr.Button("Export JSON", size="sm", elem_id="review-export-json")
         with gr.Row():
-            c["csv_file"] = gr.File(label="CSV", interactive=False, elem_id="review-csv-file")
-            c["json_file"] = gr.File(label="JSON", interactive=False, elem_id="review-json-file")
+            c["csv_file"] = gr.File(label="CSV", interactive=False, visible=False, elem_id="review-csv-file")
+            c["json_file"] = gr.File(label="JSON", interactive=False, visible=False, elem_id="review-json-file")
 
     c["set_state"] = gr.State(default_set_id)
     c["index_state"] = gr.State(0)
@@ -361,13 +377,13 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
         try:
             return access.authorize(reviewer, code, profile)
         except (AccessDenied, ReviewError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise _error(str(exc)) from None
 
     def _check_access(code: str | None, profile: Any) -> None:
         try:
             access.check(code, profile)
         except AccessDenied as exc:
-            raise gr.Error(str(exc)) from None
+            raise _error(str(exc)) from None
 
     def _as_outputs(view: dict) -> list:
         return [view[k] for k in VIEW_FIELDS]
@@ -376,12 +392,12 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     def start(name: str, code: str, set_id: str | None, profile: gr.OAuthProfile | None):
         reviewer = _check(name, code, profile)
         if not set_id:
-            raise gr.Error("Load a samples file first.")
+            raise _error("Load a samples file first.")
         return [reviewer, reviewer, *_as_outputs(navigate(store, set_id, reviewer, 0, "resume"))]
 
     def _go(where: str, reviewer: str | None, code: str, set_id: str | None, index: int, profile: Any):
         if not reviewer:
-            raise gr.Error("Enter your name and press Start / resume first.")
+            raise _error("Enter your name and press Start / resume first.")
         identity = _check(reviewer, code, profile)
         return _as_outputs(navigate(store, set_id, identity, index, where))
 
@@ -399,12 +415,12 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
 
     def _save(advance: bool, profile, reviewer, code, set_id, index, choice, comment, values):
         if not reviewer:
-            raise gr.Error("Enter your name and press Start / resume first.")
+            raise _error("Enter your name and press Start / resume first.")
         identity = _check(reviewer, code, profile)
         try:
             msg = save_action(store, set_id, identity, index, choice, dict(zip(RATING_FIELDS, values)), comment)
         except ReviewError as exc:
-            raise gr.Error(str(exc)) from None
+            raise _error(str(exc)) from None
         if not advance:
             return _as_outputs(item_view(store, set_id, identity, index, msg))
         view = navigate(store, set_id, identity, index, "next")
@@ -423,11 +439,11 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     def _load(path: str | None, code: str, reviewer: str | None, profile: Any):
         _check_access(code, profile)
         if not path:
-            raise gr.Error("Give a path or upload a samples.jsonl file.")
+            raise _error("Give a path or upload a samples.jsonl file.")
         try:
             set_id = store.load_samples_file(path)
         except SampleValidationError as exc:
-            raise gr.Error(str(exc)) from None
+            raise _error(str(exc)) from None
         msg = f"Loaded {store.n_items(set_id)} items (sample set {set_id})."
         if reviewer:
             view = navigate(store, set_id, _check(reviewer, code, profile), 0, "resume")
@@ -454,17 +470,18 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     def export_csv(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
         _check_access(code, profile)
         if not set_id:
-            raise gr.Error("Load a samples file first.")
-        return str(store.export_csv(_export_path(store, set_id, "csv"), set_id))
+            raise _error("Load a samples file first.")
+        return gr.File(value=str(store.export_csv(_export_path(store, set_id, "csv"), set_id)), visible=True)
 
     def export_json(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
         _check_access(code, profile)
         if not set_id:
-            raise gr.Error("Load a samples file first.")
-        return str(store.export_json(_export_path(store, set_id, "json"), set_id))
+            raise _error("Load a samples file first.")
+        return gr.File(value=str(store.export_json(_export_path(store, set_id, "json"), set_id)), visible=True)
 
     # ---- wiring -----------------------------------------------------------------------------
-    api = dict(api_visibility="undocumented")
+    # Progress and error badges only on the status line: an error must not cover the reviewer's form.
+    api = dict(api_visibility="undocumented", show_progress_on=[c["status"]])
     nav_inputs = [c["reviewer_state"], c["code"], c["set_state"], c["index_state"]]
     start_inputs = [c["reviewer"], c["code"], c["set_state"]]
     start_outputs = [c["reviewer_state"], c["reviewer"], *view_outputs]

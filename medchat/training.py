@@ -25,6 +25,8 @@ from medchat.config import MedchatArguments
 from medchat.modeling import LoraSettings, load_model_and_tokenizer
 
 ADAPTER_DIRNAME = "adapter"
+# Extra TrainerCallbacks (tests use it to simulate a crash mid-run).
+EXTRA_CALLBACKS: list = []
 
 
 def peak_memory_gib() -> dict:
@@ -86,8 +88,12 @@ def save_adapter_atomically(model, tokenizer, target: Path) -> Path:
     `adapter.old` during the instant of the swap), never a half-written one."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-tmp-", dir=target.parent))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     old = target.with_name(target.name + ".old")
     if old.exists():
         shutil.rmtree(old)
@@ -146,6 +152,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         train_dataset=splits.train.select_columns(["messages"]),
         eval_dataset=splits.eval.select_columns(["messages"]) if len(splits.eval) else None,
         processing_class=tokenizer,
+        callbacks=list(EXTRA_CALLBACKS),
     )
     resume_from = None
     if args.resume:

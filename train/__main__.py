@@ -6,15 +6,15 @@ overridden on the command line, TRL style.
 
 from __future__ import annotations
 
-from trl import SFTConfig, TrlParser
+from trl import TrlParser
 
-from medchat.config import MedchatArguments
+from medchat.config import MedchatArguments, SFTConfigForHardware
 from medchat.data import DataRecipe
 from medchat.training import run_training
 
 
 def parse(argv: list[str] | None = None):
-    return TrlParser((MedchatArguments, DataRecipe, SFTConfig)).parse_args_and_config(argv)
+    return TrlParser((MedchatArguments, DataRecipe, SFTConfigForHardware)).parse_args_and_config(argv)
 
 
 def main(argv: list[str] | None = None):

@@ -1,0 +1,219 @@
+"""medchat Gradio app: wiring only (model from env, chat handler, UI, launch).
+
+The same file runs on a CPU laptop, a dedicated GPU and a ZeroGPU Space:
+
+    python app.py [--share] [--host H] [--port N] [--concurrency N] [--max_queue N]
+    gradio app.py                      # reload mode; uses the module-level `demo`
+
+Environment:
+    MEDCHAT_BASE_MODEL          Hub id or local dir of the base model (unset: offline SmolLM2-135M-Instruct)
+    MEDCHAT_ADAPTER             LoRA adapter (Hub id or dir); "" = none; unset = the shipped adapter
+                                for the offline base, none otherwise
+    MEDCHAT_LOAD_IN_4BIT        1/0; unset = the loader's choice (4-bit for real bases, off on ZeroGPU)
+    MEDCHAT_MAX_INPUT_CHARS     longest accepted message (4000)
+    MEDCHAT_MAX_CONTEXT_TOKENS  prompt + reply token budget (4096); older turns are dropped to fit
+    MEDCHAT_SYSTEM_PROMPT       system prompt (default: the one the adapter was trained with)
+    MEDCHAT_REVIEW_DB           SQLite file of the review tab (review.db; "" = no review tab)
+    MEDCHAT_SAMPLES             samples.jsonl preloaded in the review tab (default eval/samples.jsonl if present)
+    MEDCHAT_CONCURRENCY, MEDCHAT_MAX_QUEUE   queue defaults (1, 32); the CLI flags override them
+"""
+
+from __future__ import annotations
+
+# On a ZeroGPU Space `spaces` must be imported before torch initialises CUDA.
+try:
+    import spaces
+except ImportError:  # not installed: laptops and dedicated GPUs run without it
+    spaces = None
+
+import argparse
+import json
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from medchat.generation import GenerationSettings, build_messages, content_to_text, stream_reply
+from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
+from medchat.offline_model import is_offline_default
+from medchat.safety import InputError, finalize_reply, triage, validate_user_message
+from medchat.ui import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE, build_app, configure_queue
+
+logger = logging.getLogger("medchat.app")
+
+ROOT = Path(__file__).resolve().parent
+FALLBACK_SYSTEM_PROMPT = (
+    "You are a careful, friendly doctor answering a patient's question online. Explain the likely causes in plain "
+    "language, say what the patient can safely do now, and say clearly when they should see a doctor in person or "
+    "seek emergency care. Do not claim to have examined the patient and do not invent facts."
+)
+ERROR_REPLY = "Sorry — something went wrong while writing the reply. Please try again in a moment."
+EMPTY_REPLY = "I could not produce an answer to that. Could you rephrase or add a little more detail?"
+
+
+def _env_bool(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1/0/true/false, not {value!r}")
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _default_system_prompt() -> str:
+    """The system prompt the fine-tuning recipe used, so serving matches training."""
+    try:
+        from medchat.data import DEFAULT_SYSTEM_PROMPT
+
+        return DEFAULT_SYSTEM_PROMPT or FALLBACK_SYSTEM_PROMPT
+    except ImportError:  # the data module is optional for serving
+        return FALLBACK_SYSTEM_PROMPT
+
+
+ON_ZERO_GPU = bool(spaces is not None and spaces.config.Config.zero_gpu)
+BASE_MODEL = os.environ.get("MEDCHAT_BASE_MODEL", "").strip() or None
+_adapter_env = os.environ.get("MEDCHAT_ADAPTER")
+if _adapter_env is None:
+    ADAPTER = DEFAULT_ADAPTER if is_offline_default(BASE_MODEL) else None
+else:
+    ADAPTER = _adapter_env.strip() or None
+LOAD_IN_4BIT = _env_bool("MEDCHAT_LOAD_IN_4BIT")
+if LOAD_IN_4BIT is None and ON_ZERO_GPU:
+    LOAD_IN_4BIT = False  # ZeroGPU has room for bf16 weights; 4-bit quantization at import is not worth the risk
+MAX_INPUT_CHARS = _env_int("MEDCHAT_MAX_INPUT_CHARS", 4000)
+MAX_CONTEXT_TOKENS = _env_int("MEDCHAT_MAX_CONTEXT_TOKENS", 4096)
+SYSTEM_PROMPT = os.environ.get("MEDCHAT_SYSTEM_PROMPT") or _default_system_prompt()
+REVIEW_DB = os.environ.get("MEDCHAT_REVIEW_DB", "review.db").strip()
+SAMPLES = os.environ.get("MEDCHAT_SAMPLES", "").strip() or (
+    str(ROOT / "eval" / "samples.jsonl") if (ROOT / "eval" / "samples.jsonl").is_file() else None
+)
+MAX_NEW_TOKENS_LIMIT = max(16, min(1024, MAX_CONTEXT_TOKENS // 2))
+
+# --------------------------------------------------------------------------- model (at import: ZeroGPU needs it)
+DEVICE_MAP = "cuda" if (ON_ZERO_GPU or torch.cuda.is_available()) else None
+logger.info("Loading base=%s adapter=%s 4bit=%s device_map=%s", BASE_MODEL or "offline default", ADAPTER, LOAD_IN_4BIT, DEVICE_MAP)
+model, tokenizer = load_model_and_tokenizer(BASE_MODEL, adapter=ADAPTER, load_in_4bit=LOAD_IN_4BIT, device_map=DEVICE_MAP)
+MODEL_LABEL, ADAPTER_LABEL = describe(BASE_MODEL, ADAPTER)
+
+
+# --------------------------------------------------------------------------- generation (runs on the GPU)
+def _gpu_duration(message: str, history: list, max_new_tokens: float, temperature: float, top_p: float) -> int:
+    """Seconds of ZeroGPU time to ask for: grows with the reply length, capped at 120."""
+    return int(min(120, 10 + round(float(max_new_tokens) / 20)))
+
+
+def _gpu(**kwargs):
+    if spaces is None:
+        return lambda fn: fn
+    return spaces.GPU(**kwargs)  # a no-op off ZeroGPU
+
+
+@_gpu(duration=_gpu_duration)
+def generate_stream(message: str, history: list, max_new_tokens: float, temperature: float, top_p: float):
+    """Plain str/list/float in, str chunks out: safe to run in ZeroGPU's worker process."""
+    max_new = max(1, min(int(max_new_tokens), MAX_CONTEXT_TOKENS // 2))
+    settings = GenerationSettings(
+        max_new_tokens=max_new, temperature=float(temperature), top_p=float(top_p), do_sample=float(temperature) > 0
+    )
+    messages = build_messages(history, message, SYSTEM_PROMPT, tokenizer, MAX_CONTEXT_TOKENS, max_new)
+    yield from stream_reply(model, tokenizer, messages, settings)
+
+
+def _plain_history(history) -> list[dict[str, str]]:
+    out = []
+    for item in history or []:
+        if isinstance(item, dict) and item.get("role") in ("user", "assistant"):
+            out.append({"role": item["role"], "content": content_to_text(item.get("content"))})
+    return out
+
+
+# --------------------------------------------------------------------------- chat handler
+def chat(message, history, max_new_tokens=GenerationSettings.max_new_tokens,
+         temperature=GenerationSettings.temperature, top_p=GenerationSettings.top_p):
+    """Validate, triage, stream. Every chunk is a complete reply: guidance first, disclaimer last."""
+    try:
+        text = validate_user_message(content_to_text(message), max_chars=MAX_INPUT_CHARS)
+    except InputError as exc:
+        yield str(exc)
+        return
+    triage_result = triage(text)
+    if triage_result.guidance:  # urgent guidance shows at once, before the model starts
+        yield finalize_reply(text, "", triage_result)
+    produced = False
+    try:
+        for chunk in generate_stream(text, _plain_history(history), float(max_new_tokens), float(temperature), float(top_p)):
+            produced = True
+            yield finalize_reply(text, chunk, triage_result)
+    except Exception:
+        logger.exception("Generation failed")
+        yield "\n\n".join(p for p in (triage_result.guidance, ERROR_REPLY) if p)
+        return
+    if not produced:
+        yield finalize_reply(text, EMPTY_REPLY, triage_result)
+
+
+# --------------------------------------------------------------------------- UI
+def load_examples(path: Path = ROOT / "examples" / "prompts.json") -> list[str]:
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        logger.warning("No example prompts at %s", path)
+        return []
+    return [i if isinstance(i, str) else str(i.get("text", "")) for i in items if i]
+
+
+def _review_tab():
+    if not REVIEW_DB:
+        return None
+    try:
+        from medchat.review_store import ReviewStore
+        from medchat.review_ui import ReviewAccess, build_review_tab
+
+        store = ReviewStore(REVIEW_DB)
+    except Exception:  # chat must work even if the review store cannot be opened
+        logger.exception("Review tab disabled: cannot open %s", REVIEW_DB)
+        return None
+    return lambda: build_review_tab(store, SAMPLES, ReviewAccess.from_env())
+
+
+demo = build_app(
+    chat,
+    model_label=MODEL_LABEL,
+    adapter_label=ADAPTER_LABEL,
+    examples=load_examples(),
+    review_tab=_review_tab(),
+    max_new_tokens_limit=MAX_NEW_TOKENS_LIMIT,
+    concurrency_limit=_env_int("MEDCHAT_CONCURRENCY", DEFAULT_CONCURRENCY),
+    max_queue=_env_int("MEDCHAT_MAX_QUEUE", DEFAULT_MAX_QUEUE),
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python app.py", description="Run the medchat Gradio app.")
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link")
+    parser.add_argument("--host", default=None, help="address to bind (default: Gradio's, 0.0.0.0 on Spaces)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: Gradio's, 7860)")
+    parser.add_argument("--concurrency", type=int, default=None, help="generations run at once (default 1)")
+    parser.add_argument("--max_queue", type=int, default=None, help="requests allowed to wait (default 32)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("MEDCHAT_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.concurrency is not None or args.max_queue is not None:
+        configure_queue(
+            demo,
+            concurrency_limit=args.concurrency if args.concurrency is not None else _env_int("MEDCHAT_CONCURRENCY", DEFAULT_CONCURRENCY),
+            max_queue=args.max_queue if args.max_queue is not None else _env_int("MEDCHAT_MAX_QUEUE", DEFAULT_MAX_QUEUE),
+        )
+    demo.launch(share=args.share, server_name=args.host, server_port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,775 @@
+"""Training data: load, map, validate, clean, dedupe, mix and split patient-doctor conversations.
+
+`build_splits(source, recipe)` turns a Hub dataset id or a local file into two `datasets.Dataset`
+splits with the columns ``id, messages, description, patient, reference, source`` (see
+docs/architecture.md) and a report of every count.
+
+Sources and column mapping (column names are case-insensitive; extra columns are ignored):
+
+- **dialogue**: ``Patient`` -> user turn, ``Doctor`` -> assistant reply, optional ``Description``
+  (the site's one-line summary of the question) as context. Aliases: user ``input``/``prompt``,
+  assistant ``output``/``response``, context ``context``.
+- **messages**: a ``messages`` list of ``{"role", "content"}`` with roles system/user/assistant,
+  ending with an assistant turn. System messages in the data are dropped: every conversation
+  gets the recipe's ``system_prompt``, so training and the app use the same one.
+- **qa** (MedQuAD): ``question``/``answer``. Templated questions ("What is (are) X ?", "How to
+  diagnose X ?", ...) are rewritten into patient-style messages ("Can you explain what X is?"),
+  phrasing chosen per row by a hash so the set is varied but deterministic.
+
+Local files: ``.jsonl``/``.jsonl.gz`` (row = line number), ``.json`` (a list of objects, or JSON
+lines), ``.csv`` (row = record number after the header), ``.parquet``. Anything else that is
+not an existing path is treated as a Hub id and read with ``datasets.load_dataset(id,
+split=recipe.dataset_split)``.
+
+Validation: a missing / empty / non-text field, an unknown role, or messages that do not end
+with an assistant turn raise `DataValidationError` naming the file, the 1-based row and the
+field. With ``skip_bad_rows`` such rows are skipped and counted (``bad_rows_skipped`` and
+``bad_row_reasons`` in the report); nothing else is lost.
+
+Cleaning, in this order, every drop counted under ``dropped`` in the report:
+
+1. ``clean_boilerplate``: `medchat.boilerplate.strip_boilerplate` on every assistant turn
+   (rule counts under ``boilerplate_removed``); then drop a reply that is
+   ``empty_after_cleaning``, ``mostly_boilerplate`` (more than ``max_boilerplate_fraction`` of
+   its words removed) or still ``impersonation`` (a site or a doctor's name survived).
+2. ``too_short``: fewer than ``min_reply_words`` words (0 disables).
+3. ``truncated`` (``drop_truncated``): the reply stops mid-sentence
+   (`medchat.answer_checks.looks_truncated`).
+4. ``duplicate``: same normalized patient text and reply as a row already kept.
+
+Split (leak-free, deterministic, independent of row order): each row's side is decided by a
+hash of ``split_seed`` and its *normalized patient text* (lowercase, punctuation removed,
+whitespace collapsed; all user turns for messages rows), so identical or near-identical
+questions always land on the same side. ``eval_fraction`` of the patient texts go to eval;
+``eval_max_rows`` caps eval by keeping the lowest hashes (whole patient groups) and returns the
+rest to train. Rows are sorted by hash, so the output order does not depend on the input order.
+
+Mixing: ``mix_dataset`` (e.g. MedQuAD) goes through the same loading/validation/cleaning, its
+answers are trimmed to ``mix_max_answer_words`` at a paragraph or sentence end, and it only
+feeds train: ``mix_weight`` is the fraction of the final train set drawn from it (the lowest
+hashes, so the choice is deterministic). Mix rows whose patient text is in eval are left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from medchat.answer_checks import looks_truncated
+from medchat.boilerplate import impersonation_findings, normalize_spacing, strip_boilerplate
+
+__all__ = [
+    "DataRecipe",
+    "DataValidationError",
+    "Splits",
+    "build_splits",
+    "load_conversations",
+    "normalize_patient_text",
+    "rewrite_medquad_question",
+    "trim_answer",
+    "DEFAULT_SYSTEM_PROMPT",
+    "COLUMNS",
+]
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are medchat, a careful and helpful medical information assistant. You are not a doctor and you "
+    "cannot examine the person, so do not diagnose with certainty or claim to be a doctor. Acknowledge the "
+    "concern briefly, explain the most likely causes in plain language, give practical and safe self-care "
+    "advice, and say clearly when and how urgently to see a doctor; for warning signs of an emergency, tell "
+    "them to seek emergency care now. Do not greet with a website name, sign with a name, or add a signature."
+)
+
+COLUMNS = ("id", "messages", "description", "patient", "reference", "source")
+ROLES = ("system", "user", "assistant")
+LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv", ".csv.gz", ".parquet")
+
+# Column aliases, lowercase. The first present wins.
+USER_COLUMNS = ("patient", "input", "prompt")
+ASSISTANT_COLUMNS = ("doctor", "output", "response")
+CONTEXT_COLUMNS = ("description", "context")
+SKIP_HINT = "fix the row or pass --skip_bad_rows to skip bad rows (they are counted in the report)"
+
+
+@dataclass
+class DataRecipe:
+    """Data section of a training recipe. Flat, simple types so `TrlParser` can hold it next to `SFTConfig`."""
+
+    dataset: str = field(
+        default="ruslanmv/ai-medical-chatbot",
+        metadata={"help": "Hub dataset id or local .jsonl/.jsonl.gz/.json/.csv/.parquet file."},
+    )
+    dataset_split: str = field(default="train", metadata={"help": "Split to read from a Hub dataset."})
+    system_prompt: str = field(
+        default=DEFAULT_SYSTEM_PROMPT,
+        metadata={"help": "System message of every conversation (system messages in the data are dropped)."},
+    )
+    use_description: bool = field(
+        default=True,
+        metadata={"help": "Prepend the Description column to the user turn when it adds something."},
+    )
+    eval_fraction: float = field(default=0.1, metadata={"help": "Fraction of patient texts held out for eval."})
+    eval_max_rows: int | None = field(
+        default=None, metadata={"help": "Cap on eval rows; the rest of the held-out rows go back to train."}
+    )
+    max_rows: int | None = field(default=None, metadata={"help": "Read at most this many rows of the main source."})
+    split_seed: int = field(default=42, metadata={"help": "Seed of the hash that assigns train/eval."})
+    skip_bad_rows: bool = field(
+        default=False, metadata={"help": "Skip (and count) invalid rows instead of stopping with an error."}
+    )
+    clean_boilerplate: bool = field(
+        default=True, metadata={"help": "Strip site greetings, signatures, closers and links from replies."}
+    )
+    min_reply_words: int = field(default=20, metadata={"help": "Drop replies shorter than this (0 = keep all)."})
+    max_boilerplate_fraction: float = field(
+        default=0.5, metadata={"help": "Drop a reply if cleaning removed more than this fraction of its words."}
+    )
+    drop_truncated: bool = field(default=True, metadata={"help": "Drop replies that stop mid-sentence."})
+    mix_dataset: str | None = field(
+        default=None, metadata={"help": "Optional second source mixed into train only (e.g. MedQuAD jsonl.gz)."}
+    )
+    mix_weight: float = field(
+        default=0.0, metadata={"help": "Fraction of the final train set drawn from mix_dataset (0 <= w < 1)."}
+    )
+    mix_max_answer_words: int = field(
+        default=250, metadata={"help": "Trim mix answers to about this many words at a paragraph/sentence end."}
+    )
+
+
+class DataValidationError(ValueError):
+    """A row that cannot become a conversation. Carries file, 1-based row and field."""
+
+    def __init__(self, file: str, row: int | None, field_name: str | None, problem: str):
+        self.file, self.row, self.field, self.problem = file, row, field_name, problem
+        where = f"{file}"
+        if row is not None:
+            where += f": row {row}"
+        if field_name:
+            where += f": field '{field_name}'"
+        super().__init__(f"{where}: {problem}; {SKIP_HINT}")
+
+    @property
+    def reason(self) -> str:
+        """The problem without the row number, for counting in the report."""
+        return f"field '{self.field}': {self.problem}" if self.field else self.problem
+
+
+@dataclass
+class Splits:
+    train: Any  # datasets.Dataset
+    eval: Any  # datasets.Dataset
+    report: dict
+
+
+@dataclass
+class _Conv:
+    """One conversation on its way through the pipeline."""
+
+    messages: list[dict]  # without the system message
+    patient: str
+    description: str
+    key: str  # normalized user text: dedupe + split
+    source: str
+    reply_raw: str = ""
+
+
+# --------------------------------------------------------------------------------------
+# Text helpers
+# --------------------------------------------------------------------------------------
+def normalize_patient_text(text: str) -> str:
+    """Lowercase, drop punctuation, collapse whitespace: the identity used for dedupe and split."""
+    text = (text or "").lower()
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    return " ".join(text.split())
+
+
+def _hash01(seed: int, key: str) -> float:
+    digest = hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _short_hash(text: str, n: int = 12) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def _clean_ws(text: str) -> str:
+    """Trim, unify newlines, collapse runs of spaces; keep paragraph breaks."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def _description_adds(description: str, patient: str) -> bool:
+    """The description is worth prepending: not empty and not already said by the patient."""
+    d, p = normalize_patient_text(description), normalize_patient_text(patient)
+    if not d or d in p:
+        return False
+    dw = set(d.split())
+    return len(dw & set(p.split())) / len(dw) < 0.9
+
+
+# MedQuAD question templates -> patient-style phrasings (chosen per row by hash).
+_QUESTION_TEMPLATES: list[tuple[re.Pattern, tuple[str, ...]]] = [
+    (re.compile(r"^what (?:is|are) \(are\) (?P<x>.+?)$", re.I),
+     ("Can you explain what {x} is?", "What is {x}? I'd like to understand it.", "Could you tell me what {x} is?")),
+    (re.compile(r"^do you have information about (?P<x>.+?)$", re.I),
+     ("Can you tell me about {x}?", "What should I know about {x}?")),
+    (re.compile(r"^what are the (?:signs and )?symptoms (?:of|for) (?P<x>.+?)$", re.I),
+     ("What are the symptoms of {x}?", "What signs and symptoms does {x} cause?", "How would I know if I have {x}? What are the symptoms?")),
+    (re.compile(r"^what are the treatments? for (?P<x>.+?)$", re.I),
+     ("How is {x} treated?", "What treatment options are there for {x}?", "What can be done to treat {x}?")),
+    (re.compile(r"^is (?P<x>.+?) inherited$", re.I),
+     ("Is {x} inherited? Could it run in my family?", "Can {x} be passed down in families?")),
+    (re.compile(r"^how many people are affected by (?P<x>.+?)$", re.I),
+     ("How common is {x}?", "How many people get {x}?")),
+    (re.compile(r"^what are the genetic changes related to (?P<x>.+?)$", re.I),
+     ("What genetic changes cause {x}?", "Which genes are involved in {x}?")),
+    (re.compile(r"^what causes (?P<x>.+?)$", re.I),
+     ("What causes {x}?", "Why does someone get {x}?")),
+    (re.compile(r"^how to diagnose (?P<x>.+?)$", re.I),
+     ("How is {x} diagnosed?", "What tests are used to diagnose {x}?")),
+    (re.compile(r"^what research \(or clinical trials\) is being done for (?P<x>.+?)$", re.I),
+     ("Is there any research or are there clinical trials on {x}?", "What research is being done on {x}?")),
+    (re.compile(r"^what is the outlook for (?P<x>.+?)$", re.I),
+     ("What is the outlook for someone with {x}?", "What is the prognosis of {x}?")),
+    (re.compile(r"^who is at risk for (?P<x>.+?)\??$", re.I),
+     ("Who is at risk of {x}?", "Am I at risk of {x}? Who usually gets it?")),
+    (re.compile(r"^what to do for (?P<x>.+?)$", re.I),
+     ("What should I do about {x}?", "What can I do to manage {x}?")),
+    (re.compile(r"^how to prevent (?P<x>.+?)$", re.I),
+     ("How can {x} be prevented?", "What can I do to prevent {x}?")),
+    (re.compile(r"^what are the stages of (?P<x>.+?)$", re.I),
+     ("What are the stages of {x}?",)),
+    (re.compile(r"^what are the complications of (?P<x>.+?)$", re.I),
+     ("What complications can {x} cause?", "What are the possible complications of {x}?")),
+    (re.compile(r"^where to find support for people with (?P<x>.+?)$", re.I),
+     ("Where can I find support for living with {x}?",)),
+]
+
+
+def rewrite_medquad_question(question: str, seed_key: str = "") -> str:
+    """Rewrite a templated MedQuAD question into a patient-style message.
+
+    "What is (are) Gout ?" -> "Can you explain what Gout is?". Unknown forms are kept, with the
+    spacing before "?" fixed and the first letter capitalised.
+    """
+    q = " ".join((question or "").split())
+    core = re.sub(r"\s*\?+\s*$", "", q).strip()
+    for rx, phrasings in _QUESTION_TEMPLATES:
+        m = rx.match(core)
+        if m and m.group("x").strip(" ?"):
+            x = m.group("x").strip(" ?")
+            pick = int(_hash01(0, seed_key or q) * len(phrasings)) % len(phrasings)
+            return phrasings[pick].format(x=x)
+    if not core:
+        return q
+    core = core[0].upper() + core[1:]
+    return core + ("?" if q.endswith("?") or re.match(r"(?i)^(what|how|who|why|when|where|is|are|can|do|does)\b", core) else "")
+
+
+def trim_answer(text: str, max_words: int) -> str:
+    """Keep whole paragraphs up to ~max_words; if the first paragraph alone is longer, cut it at the
+    last sentence end within the budget (never mid-sentence)."""
+    if max_words <= 0 or len(text.split()) <= max_words:
+        return text
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\n(?=\s*\S)", text) if p.strip()]
+    kept: list[str] = []
+    used = 0
+    for p in paragraphs:
+        n = len(p.split())
+        if used + n <= max_words:
+            kept.append(p)
+            used += n
+            continue
+        if used < max_words * 0.5:  # room left: take the sentences of this paragraph that fit
+            part = ""
+            for s in re.split(r"(?<=[.!?])\s+", p):
+                if used + len((part + " " + s).split()) > max_words:
+                    break
+                part = (part + " " + s).strip()
+            if part and re.search(r"[.!?]$", part):
+                kept.append(part)
+        break
+    # never end on a heading / list lead-in ("Key Points", "... include:")
+    while kept and not re.search(r"[.!?)]$", kept[-1]):
+        kept.pop()
+    return "\n".join(kept) if kept else text
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+def _is_local(source: str) -> bool:
+    return Path(source).exists() or source.lower().endswith(LOCAL_SUFFIXES)
+
+
+def _open_text(path: Path):
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> tuple[str, list[tuple[int, Any]]]:
+    """Return (label for messages, [(1-based row, dict | DataValidationError)])."""
+    if not _is_local(source):
+        import datasets
+
+        label = f"{source} (split {split})"
+        log(f"[medchat.data] loading Hub dataset {label}")
+        ds = datasets.load_dataset(source, split=split)
+        if max_rows is not None:
+            ds = ds.select(range(min(max_rows, len(ds))))
+        return label, [(i + 1, row) for i, row in enumerate(ds)]
+
+    path = Path(source)
+    label = str(source)
+    if not path.exists():
+        raise FileNotFoundError(f"{source}: no such data file (expected a Hub id or an existing local file)")
+    name = path.name.lower()
+    rows: list[tuple[int, Any]] = []
+    if name.endswith((".jsonl", ".jsonl.gz")) or (name.endswith((".json", ".json.gz")) and not _is_json_document(path)):
+        with _open_text(path) as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                if max_rows is not None and len(rows) >= max_rows:
+                    break
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    rows.append((lineno, DataValidationError(label, lineno, None, f"invalid JSON ({e.msg})")))
+                    continue
+                rows.append((lineno, obj))
+    elif name.endswith((".json", ".json.gz")):
+        with _open_text(path) as f:
+            doc = json.load(f)
+        if isinstance(doc, dict):  # {"data": [...]} / {"train": [...]}
+            lists = [v for v in doc.values() if isinstance(v, list)]
+            if len(lists) != 1:
+                raise DataValidationError(label, None, None, "a .json file must hold a list of objects")
+            doc = lists[0]
+        rows = [(i + 1, obj) for i, obj in enumerate(doc[: max_rows if max_rows is not None else None])]
+    elif name.endswith((".csv", ".csv.gz")):
+        with _open_text(path) as f:
+            reader = csv.DictReader(f)
+            for i, obj in enumerate(reader, start=1):
+                if max_rows is not None and len(rows) >= max_rows:
+                    break
+                # DictReader puts surplus cells under None; drop them (extra columns are ignored)
+                obj.pop(None, None)
+                rows.append((i, obj))
+    elif name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        if max_rows is not None:
+            table = table.slice(0, max_rows)
+        rows = [(i + 1, obj) for i, obj in enumerate(table.to_pylist())]
+    else:
+        raise DataValidationError(label, None, None, f"unsupported file type (use one of {', '.join(LOCAL_SUFFIXES)})")
+    return label, rows
+
+
+def _is_json_document(path: Path) -> bool:
+    """A .json file that starts with '[' or '{' and parses whole (else: JSON lines)."""
+    with _open_text(path) as f:
+        head = f.read(1 << 16).lstrip()
+    if head.startswith("["):
+        return True
+    if not head.startswith("{"):
+        return False
+    try:
+        with _open_text(path) as f:
+            json.load(f)
+        return True
+    except json.JSONDecodeError:
+        return False
+
+
+def _detect_format(rows: list[tuple[int, Any]], label: str) -> tuple[str, dict[str, str]]:
+    """Pick the row format from the columns of the whole file; return (format, {canonical: lower name})."""
+    keys: set[str] = set()
+    for _, obj in rows:
+        if isinstance(obj, dict):
+            keys.update(str(k).strip().lower() for k in obj)
+    if "messages" in keys:
+        return "messages", {"messages": "messages"}
+    user = next((c for c in USER_COLUMNS if c in keys), None)
+    assistant = next((c for c in ASSISTANT_COLUMNS if c in keys), None)
+    if user and assistant:
+        ctx = next((c for c in CONTEXT_COLUMNS if c in keys), None)
+        return "dialogue", {"user": user, "assistant": assistant, **({"context": ctx} if ctx else {})}
+    if "question" in keys and "answer" in keys:
+        return "qa", {"user": "question", "assistant": "answer"}
+    found = ", ".join(sorted(keys)) or "none"
+    raise DataValidationError(
+        label,
+        None,
+        None,
+        f"no supported columns (need Patient+Doctor[+Description], question+answer, or messages; found: {found})",
+    )
+
+
+def _field(obj: dict, lower_name: str) -> tuple[str, Any, bool]:
+    """(original column name, value, present) for a case-insensitive column."""
+    for k, v in obj.items():
+        if str(k).strip().lower() == lower_name:
+            return str(k), v, True
+    return lower_name, None, False
+
+
+def _text_field(obj: dict, lower_name: str, label: str, row: int, display: str, required: bool = True) -> str:
+    name, value, present = _field(obj, lower_name)
+    name = name if present else display
+    if not present:
+        if required:
+            raise DataValidationError(label, row, name, "missing")
+        return ""
+    if value is None or (isinstance(value, float) and value != value):  # None / NaN
+        if required:
+            raise DataValidationError(label, row, name, "empty (null)")
+        return ""
+    if not isinstance(value, str):
+        raise DataValidationError(label, row, name, f"expected text, got {type(value).__name__}")
+    text = _clean_ws(value)
+    if required and not text:
+        raise DataValidationError(label, row, name, "empty")
+    return text
+
+
+def _row_to_conv(obj: Any, fmt: str, cols: dict, label: str, row: int, recipe: DataRecipe, source_label: str) -> _Conv:
+    if not isinstance(obj, dict):
+        raise DataValidationError(label, row, None, f"expected an object, got {type(obj).__name__}")
+    if fmt == "messages":
+        return _messages_conv(obj, label, row, source_label)
+    display = {"patient": "Patient", "doctor": "Doctor", "question": "question", "answer": "answer"}
+    user = _text_field(obj, cols["user"], label, row, display.get(cols["user"], cols["user"]))
+    reply = _text_field(obj, cols["assistant"], label, row, display.get(cols["assistant"], cols["assistant"]))
+    description = ""
+    if "context" in cols:
+        description = _text_field(obj, cols["context"], label, row, "Description", required=False)
+    patient = user
+    if fmt == "qa":
+        key_seed = str(_field(obj, "qid")[1] or user)
+        patient = rewrite_medquad_question(user, key_seed)
+        # GARD-style answers repeat a question first ("How might X be treated? Currently ...")
+        stripped = re.sub(r"^[^\n.!?]{3,200}\?\s+(?=\S)", "", reply, count=1)
+        if len(stripped.split()) >= 5:
+            reply = stripped
+    content = patient
+    if recipe.use_description and description and _description_adds(description, patient):
+        content = f"{description}\n\n{patient}"
+    _, row_source, has_source = _field(obj, "source")
+    src = source_label + (f"/{row_source}" if has_source and isinstance(row_source, str) and row_source else "")
+    return _Conv(
+        messages=[{"role": "user", "content": content}, {"role": "assistant", "content": reply}],
+        patient=patient,
+        description=description,
+        key=normalize_patient_text(patient),
+        source=src,
+        reply_raw=reply,
+    )
+
+
+def _messages_conv(obj: dict, label: str, row: int, source_label: str) -> _Conv:
+    name, msgs, present = _field(obj, "messages")
+    if not present:
+        raise DataValidationError(label, row, "messages", "missing")
+    if isinstance(msgs, str):  # CSV / stringified JSON
+        try:
+            msgs = json.loads(msgs)
+        except json.JSONDecodeError:
+            raise DataValidationError(label, row, name, "not a list of {role, content} (invalid JSON text)") from None
+    if not isinstance(msgs, list) or not msgs:
+        raise DataValidationError(label, row, name, "expected a non-empty list of {role, content}")
+    out = []
+    for i, m in enumerate(msgs):
+        where = f"{name}[{i}]"
+        if not isinstance(m, dict):
+            raise DataValidationError(label, row, where, f"expected an object, got {type(m).__name__}")
+        role = m.get("role")
+        if role not in ROLES:
+            raise DataValidationError(label, row, f"{where}.role", f"unknown role {role!r} (use system, user or assistant)")
+        content = m.get("content")
+        if not isinstance(content, str):
+            raise DataValidationError(label, row, f"{where}.content", f"expected text, got {type(content).__name__}")
+        content = _clean_ws(content)
+        if not content:
+            raise DataValidationError(label, row, f"{where}.content", "empty")
+        if role == "system":
+            continue  # the recipe's system prompt replaces it (see module docstring)
+        out.append({"role": role, "content": content})
+    if not out or out[-1]["role"] != "assistant":
+        raise DataValidationError(label, row, name, "must end with an assistant turn")
+    if not any(m["role"] == "user" for m in out):
+        raise DataValidationError(label, row, name, "has no user turn")
+    users = [m["content"] for m in out if m["role"] == "user"]
+    return _Conv(
+        messages=out,
+        patient=users[-1],
+        description="",
+        key=normalize_patient_text("\n".join(users)),
+        source=source_label,
+        reply_raw=out[-1]["content"],
+    )
+
+
+def load_conversations(
+    source: str, recipe: DataRecipe, *, max_rows: int | None = None, log: Callable = print
+) -> tuple[list[_Conv], dict]:
+    """Read and validate one source. Returns (conversations, partial report)."""
+    label, rows = _read_rows(source, recipe.dataset_split, max_rows, log)
+    source_label = _source_label(source)
+    report: dict = {"source": label, "rows_read": len(rows), "bad_rows_skipped": 0, "bad_row_reasons": {}}
+    fmt, cols = _detect_format(rows, label)
+    report["format"] = fmt
+    convs: list[_Conv] = []
+    for row, obj in _progress(rows, f"reading {source_label}"):
+        try:
+            if isinstance(obj, DataValidationError):
+                raise obj
+            convs.append(_row_to_conv(obj, fmt, cols, label, row, recipe, source_label))
+        except DataValidationError as e:
+            if not recipe.skip_bad_rows:
+                raise
+            report["bad_rows_skipped"] += 1
+            reasons = report["bad_row_reasons"]
+            reasons[e.reason] = reasons.get(e.reason, 0) + 1
+    if report["bad_rows_skipped"]:
+        log(f"[medchat.data] {label}: skipped {report['bad_rows_skipped']} bad rows: {report['bad_row_reasons']}")
+    return convs, report
+
+
+def _source_label(source: str) -> str:
+    if _is_local(source):
+        name = Path(source).name
+        for suffix in sorted(LOCAL_SUFFIXES, key=len, reverse=True):
+            if name.lower().endswith(suffix):
+                return name[: -len(suffix)]
+        return name
+    return source
+
+
+def _progress(items: list, desc: str) -> Iterable:
+    if len(items) < 20000:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="row")
+
+
+# --------------------------------------------------------------------------------------
+# Cleaning
+# --------------------------------------------------------------------------------------
+DROP_RULES = ("empty_after_cleaning", "mostly_boilerplate", "impersonation", "too_short", "truncated", "duplicate")
+
+
+def _clean(
+    convs: list[_Conv], recipe: DataRecipe, report: dict, *, max_answer_words: int = 0, seen: set | None = None
+) -> list[_Conv]:
+    dropped = {r: 0 for r in DROP_RULES}
+    removed: dict[str, int] = {}
+    cleaned_replies = 0
+    kept: list[_Conv] = []
+    seen = set() if seen is None else seen
+    for conv in _progress(convs, "cleaning"):
+        drop = None
+        for m in conv.messages:
+            if m["role"] != "assistant":
+                continue
+            text = m["content"]
+            if recipe.clean_boilerplate:
+                res = strip_boilerplate(text)
+                if res.rules:
+                    cleaned_replies += 1
+                    for r in res.rules:
+                        removed[r] = removed.get(r, 0) + 1
+                before = len(normalize_spacing(text).split())
+                after = len(res.text.split())
+                text = res.text
+                if not text:
+                    drop = drop or "empty_after_cleaning"
+                elif before and 1 - after / before > recipe.max_boilerplate_fraction:
+                    drop = drop or "mostly_boilerplate"
+                elif impersonation_findings(text):
+                    drop = drop or "impersonation"
+            if max_answer_words:
+                text = trim_answer(text, max_answer_words)
+            m["content"] = text
+        reply = conv.messages[-1]["content"]
+        if drop is None and recipe.min_reply_words and len(reply.split()) < recipe.min_reply_words:
+            drop = "too_short"
+        if drop is None and recipe.drop_truncated and looks_truncated(reply):
+            drop = "truncated"
+        if drop is None:
+            ident = (conv.key, normalize_patient_text(reply))
+            if ident in seen:
+                drop = "duplicate"
+            seen.add(ident)
+        if drop:
+            dropped[drop] += 1
+            continue
+        kept.append(conv)
+    report["replies_with_boilerplate"] = cleaned_replies
+    report["boilerplate_removed"] = dict(sorted(removed.items(), key=lambda kv: -kv[1]))
+    report["dropped"] = dropped
+    report["duplicates"] = dropped["duplicate"]
+    report["kept"] = len(kept)
+    return kept
+
+
+def _merge_clean_reports(target: dict, parts: list[dict]) -> None:
+    """Sum the counts of several `_clean` reports (the mix source is cleaned in chunks)."""
+    target["replies_with_boilerplate"] = sum(p.get("replies_with_boilerplate", 0) for p in parts)
+    removed: dict[str, int] = {}
+    dropped = {r: 0 for r in DROP_RULES}
+    for p in parts:
+        for k, v in p.get("boilerplate_removed", {}).items():
+            removed[k] = removed.get(k, 0) + v
+        for k, v in p.get("dropped", {}).items():
+            dropped[k] += v
+    target["boilerplate_removed"] = dict(sorted(removed.items(), key=lambda kv: -kv[1]))
+    target["dropped"] = dropped
+    target["duplicates"] = dropped["duplicate"]
+    target["kept"] = sum(p.get("kept", 0) for p in parts)
+
+
+# --------------------------------------------------------------------------------------
+# Split
+# --------------------------------------------------------------------------------------
+def _assign_ids(convs: list[_Conv]) -> list[str]:
+    """Stable id = hash of the normalized patient text; rows sharing a patient text get a reply-hash suffix."""
+    base = [_short_hash(c.key) for c in convs]
+    counts: dict[str, int] = {}
+    for b in base:
+        counts[b] = counts.get(b, 0) + 1
+    return [
+        b if counts[b] == 1 else f"{b}-{_short_hash(normalize_patient_text(c.messages[-1]['content']), 6)}"
+        for b, c in zip(base, convs)
+    ]
+
+
+def _to_rows(convs: list[_Conv], ids: list[str], system_prompt: str) -> list[dict]:
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    return [
+        {
+            "id": i,
+            "messages": system + c.messages,
+            "description": c.description,
+            "patient": c.patient,
+            "reference": c.messages[-1]["content"],
+            "source": c.source,
+        }
+        for c, i in zip(convs, ids)
+    ]
+
+
+def _to_dataset(rows: list[dict]):
+    import datasets
+
+    msg = datasets.List({"role": datasets.Value("string"), "content": datasets.Value("string")})
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "messages": msg,
+            "description": datasets.Value("string"),
+            "patient": datasets.Value("string"),
+            "reference": datasets.Value("string"),
+            "source": datasets.Value("string"),
+        }
+    )
+    if not rows:  # from_list([]) has no columns; an empty eval split must still have them
+        return datasets.Dataset.from_dict({c: [] for c in COLUMNS}, features=features)
+    return datasets.Dataset.from_list(rows, features=features)
+
+
+def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) -> Splits:
+    """Load, validate, clean, dedupe, mix and split; see the module docstring."""
+    if not 0 <= recipe.eval_fraction < 1:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {recipe.eval_fraction}")
+    if not 0 <= recipe.mix_weight < 1:
+        raise ValueError(f"mix_weight must be in [0, 1), got {recipe.mix_weight}")
+    if recipe.mix_weight > 0 and not recipe.mix_dataset:
+        raise ValueError("mix_weight > 0 needs mix_dataset")
+    source = source or recipe.dataset
+
+    convs, report = load_conversations(source, recipe, max_rows=recipe.max_rows, log=log)
+    report["description_used"] = sum(
+        1 for c in convs if c.description and c.messages[0]["content"].startswith(c.description + "\n\n")
+    )
+    convs = _clean(convs, recipe, report)
+
+    # leak-free split on the normalized patient text
+    seed = recipe.split_seed
+    score = {c.key: _hash01(seed, c.key) for c in convs}
+    eval_convs = [c for c in convs if score[c.key] < recipe.eval_fraction]
+    train_convs = [c for c in convs if score[c.key] >= recipe.eval_fraction]
+    capped = 0
+    if recipe.eval_max_rows is not None and len(eval_convs) > recipe.eval_max_rows:
+        # keep whole patient groups with the lowest hashes; the rest go back to train
+        eval_convs.sort(key=lambda c: (score[c.key], c.key))
+        cut = recipe.eval_max_rows
+        while 0 < cut < len(eval_convs) and eval_convs[cut].key == eval_convs[cut - 1].key:
+            cut -= 1
+        capped = len(eval_convs) - cut
+        train_convs += eval_convs[cut:]
+        eval_convs = eval_convs[:cut]
+    eval_keys = {c.key for c in eval_convs}
+
+    # mix source: train only
+    mix_report = None
+    mix_convs: list[_Conv] = []
+    if recipe.mix_dataset and recipe.mix_weight > 0:
+        mix_all, mix_report = load_conversations(recipe.mix_dataset, recipe, log=log)
+        wanted = round(recipe.mix_weight / (1 - recipe.mix_weight) * len(train_convs))
+        # leak guard: a mix question identical to an eval (or main train) patient text is left out
+        leaked = sum(c.key in eval_keys for c in mix_all)
+        main_keys = {c.key for c in train_convs}
+        mix_all = [c for c in mix_all if c.key not in eval_keys and c.key not in main_keys]
+        # deterministic choice: lowest hashes first; clean in chunks only as many as needed
+        # (cleaning all 16k MedQuAD answers would take most of the time)
+        mix_all.sort(key=lambda c: (_hash01(seed + 1, c.key), c.key, c.reply_raw))
+        seen: set = set()
+        reports = []
+        pos = 0
+        while len(mix_convs) < wanted and pos < len(mix_all):
+            chunk = mix_all[pos : pos + max(64, 2 * (wanted - len(mix_convs)))]
+            pos += len(chunk)
+            part: dict = {}
+            mix_convs += _clean(chunk, recipe, part, max_answer_words=recipe.mix_max_answer_words, seen=seen)
+            reports.append(part)
+        mix_convs = mix_convs[:wanted]
+        _merge_clean_reports(mix_report, reports)
+        mix_report.update(
+            candidates=len(mix_all), cleaned=pos, wanted=wanted, used=len(mix_convs), left_out_in_eval=leaked
+        )
+        if len(mix_convs) < wanted:
+            log(f"[medchat.data] mix source has only {len(mix_convs)} usable rows of {wanted} wanted")
+
+    train_all = train_convs + mix_convs
+    train_all.sort(key=lambda c: (_hash01(seed + 2, c.key), c.key, c.messages[-1]["content"]))
+    eval_convs.sort(key=lambda c: (_hash01(seed + 2, c.key), c.key, c.messages[-1]["content"]))
+    ids = _assign_ids(train_all + eval_convs)
+    train_rows = _to_rows(train_all, ids[: len(train_all)], recipe.system_prompt)
+    eval_rows = _to_rows(eval_convs, ids[len(train_all):], recipe.system_prompt)
+
+    report.update(
+        mix=mix_report,
+        mix_rows=len(mix_convs),
+        train_rows=len(train_rows),
+        eval_rows=len(eval_rows),
+        eval_capped_to_train=capped,
+    )
+    log(
+        f"[medchat.data] {report['source']}: read {report['rows_read']}, kept {report['kept']} "
+        f"(dropped {report['dropped']}), train {len(train_rows)} (mix {len(mix_convs)}), eval {len(eval_rows)}"
+    )
+    return Splits(train=_to_dataset(train_rows), eval=_to_dataset(eval_rows), report=report)

@@ -1,0 +1,1424 @@
+"""Safety layer: triage, disclaimer, input validation, output cleaning, final reply assembly.
+
+Medical safety is a product feature, so none of it is left to the model:
+
+- `triage(text)` reads the *user's* message with plain rules (no ML, no network) and says whether
+  it looks like an emergency, a mental-health crisis, something to see a doctor about within a
+  day, or routine. Emergency / crisis guidance is shown first whatever the model then says.
+- `finalize_reply(...)` builds the text the app shows: guidance, the cleaned model text (special
+  tokens, leaked role headers, doctor claims and signatures removed), then the disclaimer,
+  exactly once, always last. It is cheap and prefix-consistent, so the app calls it on every
+  streamed chunk.
+- `validate_user_message(...)` rejects empty / over-long input and drops control characters.
+
+How triage works (read top to bottom, the tables are the knowledge, the engine is ~100 lines):
+
+1. normalise: lowercase, drop apostrophes ("can't" -> "cant"), split into sentences, fix common
+   typos from a table ("pian" -> "pain"), g-dropping ("sweatin"), stretched letters
+   ("bleeeeding") and, conservatively, one-letter slips of known medical words ("cheast").
+2. rewrite hyperbole idioms to neutral words ("this homework is killing me", "dying to know").
+3. find CONCEPTS (symptoms in lay wording) in each sentence, skipping a match that is
+   - negated just before it in the same clause ("no chest pain"),
+   - in a clause about the past ("had a heart attack 5 years ago") unless the clause says it is
+     happening again / now,
+   - in a study / hypothetical / fiction question ("for my nursing exam, what are the signs of a
+     stroke?") unless the message also describes a real person right now. Crisis concepts are
+     never dropped for framing: a crisis line shown to a student costs little.
+4. RULES combine co-occurring concepts (symptom clusters) into a level; the highest level wins.
+   An emergency that also matches a crisis (an overdose taken "because I want to die") gets the
+   emergency guidance followed by the crisis lines.
+
+Run `python -m medchat.safety --report [FILE]` to see recall / false alarms on labelled cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+__all__ = [
+    "Triage",
+    "triage",
+    "DISCLAIMER",
+    "EMERGENCY_GUIDANCE",
+    "CRISIS_GUIDANCE",
+    "URGENT_GUIDANCE",
+    "finalize_reply",
+    "clean_model_output",
+    "InputError",
+    "validate_user_message",
+    "load_cases",
+    "score_cases",
+]
+
+LEVELS = ("emergency", "crisis", "urgent", "routine")
+
+# -----------------------------------------------------------------------------------------------
+# What the user sees. Written here, by code; never left to the model.
+
+DISCLAIMER = (
+    "⚕️ medchat is an AI assistant, not a doctor. This is general information, not a diagnosis or "
+    "medical advice. Always consult a qualified healthcare professional; in an emergency call your "
+    "local emergency number."
+)
+
+EMERGENCY_GUIDANCE = (
+    "🚨 **This could be a medical emergency. Call emergency services now** — 911 (US/Canada), "
+    "112 (EU), 999 (UK) or your local emergency number. Don't wait for an online answer and don't "
+    "drive yourself.\n\n"
+    "While you wait:\n"
+    "{tip}"
+    "- Follow the call handler's instructions and unlock the door for the ambulance.\n"
+    "- Stay with the person, or ask someone to stay with you.\n"
+    "- If they stop responding and aren't breathing normally, start CPR — the call handler will "
+    "talk you through it."
+)
+
+CRISIS_GUIDANCE = (
+    "💙 **I'm really sorry you're going through this. You don't have to face it alone, and "
+    "reaching out matters.** Please talk to someone right now:\n"
+    "- **US:** call or text **988** (Suicide & Crisis Lifeline)\n"
+    "- **UK & Ireland:** call Samaritans on **116 123** (free, any time)\n"
+    "- **Elsewhere:** find a free, confidential helpline at **findahelpline.com**\n\n"
+    "If you are in immediate danger or have already hurt yourself, call emergency services now "
+    "(911 / 112 / 999 or your local number). If you can, stay near someone you trust and put "
+    "distance between yourself and anything you could use to hurt yourself. If this is about "
+    "someone else, stay with them if it's safe and help them reach one of these lines."
+)
+
+URGENT_GUIDANCE = (
+    "⚠️ **Please get this checked soon:** contact your doctor, an urgent care / walk-in clinic or "
+    "an out-of-hours service (e.g. NHS 111 in the UK) within the next 24 hours — and call "
+    "emergency services if it gets worse or new severe symptoms appear."
+)
+
+# First-aid lines for "while you wait", per emergency rule. Only well-established, generic steps.
+TIPS = {
+    "stroke": "- Note the time the symptoms started — the hospital will need it.\n",
+    "heart": (
+        "- Sit down and rest. If you're not allergic to aspirin and have some, ask the call "
+        "handler about chewing one adult aspirin (300–325 mg).\n"
+    ),
+    "allergy": (
+        "- Use an adrenaline (epinephrine) auto-injector such as an EpiPen now if there is one. "
+        "Lie down with legs raised, or sit up if breathing is hard.\n"
+    ),
+    "breathing": "- Sit upright and loosen tight clothing; use a prescribed reliever inhaler if there is one.\n",
+    "choking": (
+        "- If they can't cough, speak or breathe: up to 5 firm back blows between the shoulder "
+        "blades, then up to 5 abdominal thrusts (chest thrusts for a baby under 1); repeat.\n"
+    ),
+    "bleeding": (
+        "- Press firmly on the wound with a clean cloth and keep pressing; don't remove anything "
+        "stuck in it.\n"
+    ),
+    "unconscious": "- If they are breathing, put them on their side (recovery position) and keep checking their breathing.\n",
+    "seizure": (
+        "- Move hard objects away and cushion the head; don't hold them down or put anything in "
+        "their mouth. Once it stops, roll them onto their side.\n"
+    ),
+    "poison": (
+        "- Keep the packet or bottle to show the paramedics; don't make them vomit. "
+        "(US Poison Control: 1-800-222-1222.)\n"
+    ),
+    "burn": (
+        "- Cool the burn under cool (not ice-cold) running water for 20 minutes, take off jewellery "
+        "near it, and cover loosely with cling film or a clean plastic bag.\n"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Triage:
+    level: str  # "emergency" | "crisis" | "urgent" | "routine"
+    reason: str  # short human explanation of what matched (or what was ignored)
+    guidance: str  # text shown before the reply; "" for routine
+
+
+# -----------------------------------------------------------------------------------------------
+# Normalisation tables
+
+# Typos and chat spellings a word-level table fixes best (short words, where fuzzy matching
+# would be unsafe). Values may be several words.
+TYPOS = {
+    "pian": "pain", "pani": "pain", "paine": "pain", "chst": "chest", "chset": "chest",
+    "chets": "chest", "cest": "chest", "hart": "heart", "haert": "heart", "hert": "heart",
+    "breth": "breath", "brethe": "breathe", "breate": "breathe", "breahte": "breathe",
+    "cnt": "cant", "cannot": "cant", "cnat": "cant", "dnt": "dont", "wnt": "wont",
+    "u": "you", "ur": "your", "r": "are", "n": "and", "w": "with", "b4": "before",
+    "alot": "a lot", "lotta": "a lot of", "abt": "about", "bc": "because", "cuz": "because",
+    "coz": "because", "pls": "please", "plz": "please", "hlp": "help", "halp": "help",
+    "wanna": "want to", "gonna": "going to", "gotta": "got to", "tryna": "trying to",
+    "kms": "kill myself", "unalive": "kill", "unaliving": "killing", "sui": "suicide",
+    "thru": "through", "yr": "year", "yrs": "years", "mth": "month", "mths": "months",
+    "wk": "week", "wks": "weeks", "hr": "hour", "hrs": "hours", "min": "minutes",
+    "mins": "minutes", "temp": "temperature", "bub": "baby", "bubba": "baby",
+    "mom": "mum", "mommy": "mum", "mummy": "mum", "mam": "mum", "ma": "mum", "nan": "grandma",
+    "nana": "grandma", "granny": "grandma", "gran": "grandma", "grandad": "grandpa",
+    "granddad": "grandpa", "grampa": "grandpa", "bf": "boyfriend", "gf": "girlfriend",
+    "hubby": "husband", "husbend": "husband", "wif": "wife", "puking": "vomiting",
+    "puked": "vomited", "puke": "vomit", "barfing": "vomiting", "spewing": "vomiting",
+    "stomache": "stomach", "tummy": "tummy", "sezure": "seizure", "fitting": "fitting",
+    "od": "overdose", "oded": "overdosed", "ods": "overdoses",
+    "disolving": "dissolving", "nd": "and", "bleedn": "bleeding", "isnt": "isnt",
+    "bleding": "bleeding", "swolen": "swollen", "numbb": "numb", "face's": "faces",
+}
+# Multi-word fixes, applied to the joined sentence.
+PHRASE_FIXES = [
+    (r"\bcan not\b", "cant"), (r"\bwill not\b", "wont"), (r"\bdo not\b", "dont"),
+    (r"\bdoes not\b", "doesnt"), (r"\bis not\b", "isnt"), (r"\bdid not\b", "didnt"),
+    (r"\bhas not\b", "hasnt"), (r"\bhave not\b", "havent"), (r"\bare not\b", "arent"),
+    (r"\bwas not\b", "wasnt"), (r"\bsewer slide\b", "suicide"), (r"\bheat attack\b", "heart attack"),
+    (r"\bhard attack\b", "heart attack"), (r"\bthrowing up\b", "vomiting"), (r"\bthrew up\b", "vomited"),
+    (r"\bchucking up\b", "vomiting"), (r"\bbeing sick\b", "vomiting"), (r"\bself harm\b", "selfharm"),
+    (r"\bself harming\b", "selfharming"), (r"\bself injury\b", "selfharm"), (r"\bepi pen\b", "epipen"),
+    (r"\bpassed out\b", "passed out"), (r"\bkill my self\b", "kill myself"),
+]
+
+# Medical words worth correcting when misspelt by one letter (two for long words). Only these
+# are fuzzy targets, and only for tokens of 6+ letters that are not in REAL_WORDS, so ordinary
+# English is never bent into a symptom ("cooking" must not become "choking").
+FUZZY_TARGETS = """
+chest breathe breathing breath breathless bleeding blood seizure seizures unconscious
+unresponsive responding swelling swollen sweating sweaty vomiting vomited drooping slurred
+slurring allergic allergy anaphylaxis anaphylactic suicidal suicide paracetamol ibuprofen
+antidepressants temperature headache stomach numbness choking collapsed fainted fainting
+dizzy pressure crushing squeezing radiating throat tongue rash purple poison poisoning
+swallowed overdose overdosed medication tablets pregnant wheezing wheezy inhaler conscious
+emergency ambulance myself cutting harming stabbed spurting confused confusion drowsy floppy
+breathing struggling convulsing shaking hives peanut peanuts unbearable excruciating
+sudden suddenly worst stiff light fever burning boiling blistered peeling blister
+stroke attack weakness tingling paralysed paralyzed lopsided drooling unconscious
+""".split()
+
+# Real English words one or two slips away from a fuzzy target: never "corrected". Generated once by
+# running every 6+ letter word of a full English word list (Debian's wamerican-large) through the
+# fuzzy matcher; tests/test_safety.py re-checks it when /usr/share/dict/words exists.
+REAL_WORDS = frozenset("""
+allergenic allergies allergist ambulances anaphylaxes antidepressant attach attacks bailing bister
+blaster bleaching bleeping blending blinkered blistery blithered bloods bluster blustered blusterer
+boilings bolstered bowling breach breaching breadth breasting breathed breather breathers breathes
+breathier breathiest breathings breathlessly breaths breathy breeching breeding broaching broiling
+burdening burnings burping burring burying catting chests chesty chocking chowing coking collapses
+collusion concision conclusion concussed concussing confessed confession confuse confusedly confuser
+confusers confuses confusing confusions confuted consciously consulting contused contusing contusion
+contusions conversing convolving convulsant convulsed convulsion convulsions convulsive cooking
+crashing crouching crunching crusading crushingly crusting cuttingly cuttings droopingly droppings
+dropsy drossy drowse emergence excruciatingly excruciation excruciations fainter feinted feinting
+fevers flaunting flippy hamming haring harking harping headaches headachy heartache inhale inhaled
+inhalers inhales jerkin lopsidedly mediation medicating medications medicative meditation
+meditations metrication overdoes overdone overdoses overjoyed paracetamols paralyses paralysis
+paralyze paralyzes pealing peeking peelings peeping peering peeving poisonings poisons pregnancy
+pregnantly pressured pressurize prison purpler purples radiation radiations radiative redialing
+rescinding resending resounding respondent sadden scabbed scalloped scurrying seating seizin selling
+shacking shackling shading shakings shallower shaming shaping sharing sharking shaving sheathing
+shelling shellings shrugging slabbed slaking slurped slurping smelling smuggling snaking snuggling
+soaking sodden soddenly spelling spellings spiriting spirting sporting spurning spurred squeaking
+squealing squirting stabber stabled staking stiffs stomached stomacher stomachic stomachs straggling
+strake strangling strike strobe strode stroked strokes strove stubbed suicidally suicides swabbed
+swallower swearing sweatings sweats sweeting swellings sweptwing swilling swivelling tables
+tabletops tangling temperate temperatures threat throats throaty tingeing tinging tinglings tinkling
+tinseling tongued tongues twingeing twinkling unbearably unbeatable unbreakable unconsciously
+uneatable unreadable unresponsively unsealable unwearable vomitings washin weakeners weaknesses
+weariness wheedling wheeling wheeze worsts
+""".split())
+
+# Idioms and hyperbole: rewritten to neutral words before matching (why: "this homework is
+# killing me", "my boss will kill me", "I'm dying to know" are not emergencies).
+IDIOMS = [
+    (r"\b(?:will|would|going to|is going to|might|gonna|literally) (?:kill|murder) (?:me|us)\b", "be angry"),
+    (r"\bkilling me\b", "hurts"),
+    (r"\b(?:kill|killing|killed) (?:myself|me) laughing\b", "laughing"),
+    (r"\b(?:dying|dead) (?:to|for)\b", "eager to"),
+    (r"\b(?:die|died|dying|dead|death) (?:of|from|with) (?:embarrassment|shame|laughter|laughing|boredom|cringe|"
+     r"envy|jealousy|curiosity|excitement|cuteness)\b", "blush"),
+    (r"\b(?:nearly |almost |literally |practically )?(?:died|die|dying) (?:laughing|of laughter)\b", "laughing"),
+    (r"\b(?:would|could|i would|id) (?:kill|die) for\b", "want"),
+    (r"\b(?:scared|bored|sick|worried|tired|frozen|loved|annoyed) to death\b", "very"),
+    (r"\b(?:gave|give|giving|gives|had|have|nearly had|almost had|nearly gave|almost gave) (?:me |him |her |us )?"
+     r"(?:a )?(?:mini )?(?:heart attack|stroke|coronary|seizure|aneurysm)(?= when| at| because| lol| haha| with (?:that|the|this)|$| laughing)"
+     r"(?!(?: \w+)*? (?:ago|last))", "scare"),
+    (r"\b(?:nearly|almost|practically|literally) (?:had|gave me|give me|have) (?:a )?(?:heart attack|stroke)\b", "scare"),
+    (r"\b(?:heart|pulse) (?:skipped|skips|stopped|sank|dropped)(?: a beat)? (?:when|as|because|at|seeing|after|reading)\b",
+     "surprised when"),
+    (r"\bchok(?:e|ed|ing) (?:on|up on) (?:my|his|her|the|their|your) words\b", "stumbled"),
+    (r"\bchok(?:e|ed|ing) (?:in|during|at|on) (?:the |my |an |a )?(?:interview|exam|game|match|test|final|presentation|speech)\b",
+     "stumbled"),
+    (r"\bchok(?:e|ed|ing) up\b", "tearful"),
+    (r"\b(?:takes?|took) my breath away\b|\bbreathtaking\b", "amazing"),
+    (r"\bover my dead body\b|\bdrop dead\b|\bdead (?:tired|beat|funny|serious|easy|on my feet)\b|\bim dead\b", "very"),
+    (r"\bcollapsed (?:on|onto|into|in) (?:the |my |a |his |her )?(?:sofa|couch|bed|armchair|chair)\b", "rested"),
+    (r"\b(?:passed|pass|passing) out (?:leaflets|flyers|papers|sweets|candy|invitations)\b", "handed out"),
+    (r"\bblood (?:boil\w*|pressure|test|tests|work|donation|type|group|results?|pressures)\b", "bloodwork"),
+    (r"\bblood (?=sugars?\b|glucose\b)", ""),  # "blood sugar" is a reading, not bleeding
+]
+# Phrases that contain "no/not" but do not negate what follows ("not sure if this is chest pain").
+PSEUDO_NEGATIONS = (
+    r"\b(?:not sure|no idea|dont know|not certain|no clue|not only|no doubt|cant tell|not just|"
+    r"whether or not|or not|no matter|not even sure|not to mention)\b"
+)
+NEGATORS = frozenset(
+    "no not never without denies denied deny nor neither none dont doesnt didnt isnt arent wasnt "
+    "werent havent hasnt hadnt negative".split()
+)
+# A negation does not reach past these (clause boundaries): "no fever, but a stiff neck".
+BREAKERS = frozenset(
+    ", but however although though except yet and now then so because while whereas plus also "
+    "just only apart besides since until".split()
+)
+NEGATION_WINDOW = 4  # tokens before a match that can negate it
+
+# Study, hypothetical or fiction framing (sentence level).
+FRAMES = re.compile("|".join([
+    r"\bfor (?:my|an|the|a|our) (?:\w+ )?(?:exam|exams|test|class|course|essay|assignment|paper|homework|quiz|"
+    r"lecture|module|revision|studies|thesis|dissertation|presentation|project|osce|boards|nclex|usmle)\b",
+    r"\b(?:studying|revising|preparing) for\b",
+    r"\b(?:nursing|medical|med|pharmacy|biology|anatomy|physiology|paramedic|first aid|cpr|emt|science) "
+    r"(?:student|school|exam|class|course|training|question|homework|lecture)\b",
+    r"\bwhat (?:are|is|were) (?:the )?(?:main |common |typical |early |usual )?(?:signs?|symptoms?|causes?|mechanism|"
+    r"pathophysiology|treatments?|risk factors?|difference|warning signs|complications|stages|definition|prognosis)\b",
+    r"\bhow (?:do|would|can|should|could|does) (?:you|one|people|someone|a person|doctors|we|a doctor) (?:recogni[sz]e|"
+    r"identify|spot|tell|diagnose|know|treat|differentiate|distinguish|manage)\b",
+    r"\bwhat (?:happens|goes on) (?:to (?:the|your) \w+ )?(?:during|in|when|if)\b",
+    r"\bwhat (?:should|would|do|can) (?:you|one|people|someone|we) do (?:if|when)\b",
+    r"\b(?:if|when) (?:someone|somebody|a person|a patient|people|a child|one) (?:has|is|gets|was|were|have)\b",
+    r"\b(?:in|from|watching|on) (?:a|the|this|that) (?:movie|film|show|tv show|series|episode|book|novel|story|game|"
+    r"video|documentary|tv)\b",
+    r"\bwriting (?:a|an|my) (?:essay|story|novel|paper|script|article|report|book|blog|scene)\b",
+    r"\bhypothetical\w*\b|\bjust curious\b|\bout of curiosity\b|\bwhich is worse\b|\bdifference between\b",
+    r"\bmechanism of\b|\bpathophysiology\b|\bexplain (?:the|how|what|why)\b|\bfirst aid course\b",
+    r"\basking (?:for|because) (?:a |my |i )?(?:\w+ ){0,3}(?:class|school|research|project|essay|study|assignment|"
+    r"teacher|nurse|student|carer|caregiver|first aider|lifeguard|coach|trainer)\b",
+    r"\bwhat to look (?:out )?for\b",
+]))
+# Signs that a real person is affected now: they override framing ("what are the signs of a
+# stroke? my dad's face is drooping right now").
+ACTUAL = re.compile("|".join([
+    r"\bright now\b|\bat the moment\b|\bcurrently\b|\bas we speak\b|\bjust now\b|\bthis (?:morning|afternoon|evening)\b",
+    r"\btonight\b|\btoday\b|\b(?:minutes?|an hour|hours?) ago\b|\bhelp me\b|\bplease help\b|\bwhat do i do\b",
+    r"\bshould i (?:call|go)\b|\bambulance\b|\b(?:911|999|112)\b",
+    r"\b(?:my|our) (?:\w+ )?(?:dad|father|mum|mother|husband|wife|son|daughter|baby|kid|child|toddler|friend|partner|"
+    r"brother|sister|grandma|grandpa|grandmother|grandfather|boyfriend|girlfriend|uncle|aunt|neighbou?r|roommate|"
+    r"flatmate|colleague|coworker)s? (?:is|has|cant|wont|just|isnt|suddenly|keeps|face|speech|lips|arm|leg|chest)\b",
+    r"\b(?:im|i am|ive been|i have been|i keep|i cant|i feel|i think im|i suddenly) (?!(?:a |an )?(?:\w+ )?(?:student|"
+    r"nurse|teacher|studying|revising|writing|curious|wondering|asking|learning|reading|interested|doing))",
+    r"\b(?:hes|shes|he is|she is|theyre|they are|he has|she has|he cant|she cant|he just|she just|he keeps|she keeps)\b",
+]))
+# A clause about something over and done with ("had a heart attack 5 years ago", "used to
+# self-harm as a teenager") -- unless it says it is happening now or again.
+PAST = re.compile("|".join([
+    r"\b(?:\d+|a|one|two|three|four|five|six|seven|eight|nine|ten|several|few|many|some|couple of) "
+    r"(?:years?|months?|decades?) ago\b|\byears ago\b",
+    r"\blast (?:year|month|summer|winter|spring|autumn|fall|christmas)\b|\b(?:in|back in) (?:19|20)\d\d\b",
+    r"\bas a (?:kid|child|teen|teenager|baby|student|toddler)\b",
+    r"\bwhen i was (?:younger|a kid|little|a teen|a teenager|a child|at school|in school|\d+|pregnant)\b",
+    r"\bused to\b|\bhistory of\b|\bin the past\b|\bpreviously\b|\bwent away\b|\bhas gone away\b|\bresolved\b",
+    r"\b(?:since|after) (?:my|his|her|their) (?:heart attack|stroke|surgery|operation|bypass|stent)\b",
+    r"\brecovered\b|\bsurvivor\b",
+]))
+# Pets: "my dog is choking" needs a vet, not 911 guidance -- unless a person is in the sentence too.
+PET = re.compile(r"\b(?:dogs?|puppy|pupp(?:y|ies)|cats?|kitten|kittens|pets?|rabbit|hamster|horse|guinea pig|parrot|budgie|"
+                 r"ferret|tortoise|vet)\b")
+HUMAN = re.compile(r"\b(?:i|im|ive|me|myself|id|(?:my|our) (?:\w+ )?(?:dad|father|mum|mother|husband|wife|son|daughter|"
+                   r"baby|kid|kids|child|children|toddler|friend|partner|brother|sister|grandma|grandpa|boyfriend|"
+                   r"girlfriend))\b")
+PRESENT = re.compile(
+    r"\b(?:again|right now|currently|at the moment|today|tonight|this (?:morning|afternoon|evening|week)|"
+    r"just now|started|starting|lately|recently|these days|coming back|came back|is back|suddenly|"
+    r"all of a sudden|keeps?|now (?:i|he|she|hes|shes|im|its|my|his|her|they|theyre))\b"
+)
+
+# -----------------------------------------------------------------------------------------------
+# Concepts: symptoms in lay wording. Regexes run on the normalised sentence (lowercase, no
+# apostrophes, typos fixed, commas kept as " , " so gaps never cross a clause).
+
+
+def _gap(n: int) -> str:
+    """Up to n filler words inside one clause."""
+    return rf"(?: \w+){{0,{n}}}"
+
+
+G1, G2, G3, G4, G5, G6 = (_gap(n) for n in (1, 2, 3, 4, 5, 6))
+NOT = r"(?:not|isnt|wont|doesnt|dont|cant|didnt|hasnt|havent|arent|wasnt|never|no longer)"
+WHOSE = r"(?:my|his|her|their|the|your|our)"
+PERSON_OBJ = r"(?:him|her|them|myself|himself|herself|themselves)"
+BODY_SIDE = r"(?:one|left|right|the left|the right|his left|his right|her left|her right|my left|my right)"
+
+
+@dataclass(frozen=True)
+class Concept:
+    label: str  # words used in Triage.reason
+    patterns: tuple  # compiled regexes
+    unless: re.Pattern | None = None  # sentence-level context that explains the match away
+    crisis: bool = False  # never dropped for study/hypothetical framing
+
+
+def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool = False) -> Concept:
+    return Concept(
+        label,
+        tuple(re.compile(rf"\b(?:{p})\b") for p in patterns),
+        re.compile(rf"\b(?:{unless})\b") if unless else None,
+        crisis,
+    )
+
+
+CONCEPTS = {
+    # --- heart
+    "chest_pain": concept(
+        "chest pain",
+        rf"(?:chest|breastbone|sternum){G3} (?:pain|pains|painful|ache|aches|aching|hurts?|hurting|pressure|tight|"
+        r"tightness|heavy|heaviness|squeez\w*|crushing|burning|discomfort|sore|agony)",
+        rf"(?:pain|pains|ache|aching|pressure|tightness|heaviness|squeezing|crushing|discomfort|weight|band|"
+        rf"elephant|vice|hurts?|hurting){G5} (?:chest|breastbone|sternum)",
+        r"heart (?:pain|hurts|ache)",
+    ),
+    "chest_severe": concept(
+        "crushing / heavy chest pressure",
+        rf"(?:crushing|squeez\w*|elephant|vice|heavy weight|tight band|band|heaviness){G5} chest",
+        rf"chest{G3} (?:crushing|squeez\w*|like a vice|heavy|heaviness|like a weight)",
+    ),
+    "radiating": concept(
+        "pain spreading to arm/jaw",
+        rf"(?:down|into|up|radiat\w*|spread\w*|shooting|going to|moving to){G3} (?:left |right )?"
+        r"(?:arm|arms|jaw|neck|shoulders?)",
+        rf"(?:radiat\w*|spread\w*|through){G3} (?:back|shoulder blades?)",
+        rf"left arm{G3} (?:numb\w*|tingl\w*|heavy|hurts?|hurting|aching|aches|pain|weak)",
+        rf"(?:arm|jaw){G3} (?:numb\w*|tingl\w*|heavy)",
+        rf"(?:pain|ache|numbness|tingling) in {WHOSE} (?:left arm|jaw)",
+    ),
+    "sweating": concept("sweating", r"sweat(?:ing|y|s)?|sweating buckets|clammy|drenched|perspir\w*|cold sweat"),
+    "nausea": concept("nausea/vomiting", r"nause\w*|feel\w* sick|vomit\w*|retch\w*|throwing up"),
+    "faint": concept(
+        "feeling faint",
+        r"fainted|fainting|faintness|feel\w* faint|felt faint|(?:going to|about to) faint|light ?headed|dizz\w*|"
+        r"pass(?:ing)? out|passed out|black(?:ing|ed)? out|going to collapse|about to collapse",
+    ),
+    "palpitations": concept(
+        "racing heart",
+        rf"(?:heart|pulse|heartbeat|heart rate){G3} (?:racing|pounding|thumping|going (?:really |so |very )?"
+        r"(?:fast|crazy|mad)|beating (?:really |very |so )?(?:fast|hard)|irregular|all over the place|fluttering)",
+        rf"(?:heart|pulse|heart rate){G3} (?:1[4-9]\d|2\d\d)",
+        r"palpitations|racing heart",
+    ),
+    "mi_named": concept(
+        "heart attack",
+        r"(?:having|just had|going into|in the middle of) (?:a |an )?(?:heart attack|cardiac arrest|mi)",
+        r"(?:think|pretty sure|worried|scared|afraid|might be|could be|is this) (?:\w+ ){0,3}(?:a )?heart attack",
+    ),
+    "cardiac_arrest": concept(
+        "no pulse / heart stopped",
+        r"cardiac arrest|no pulse|heart (?:has )?stopped|(?:doing|giving|started|start|need to do) cpr",
+    ),
+    # --- breathing
+    "breathless": concept(
+        "short of breath",
+        r"short(?:ness)? of breath|breathless\w*|out of breath|gasping|wheez\w*",
+        r"(?:cant|struggl\w* to|hard to|difficult to|difficulty|trouble|problems?|tight to) "
+        r"(?:catch(?:ing)? (?:my|his|her|their) breath|breath\w*|get (?:my|his|her|a|any|their) breath)",
+        r"breathing (?:is )?(?:hard|difficult|laboured|labored)",
+        unless=r"running|stairs|exercis\w*|workout|gym|jogging|climbing|hiking|cycling|fitter|fitness|unfit|"
+        r"nose|nostrils?|nasal|stuffy|blocked|congest\w*|laugh\w*",
+    ),
+    "breath_severe": concept(
+        "can't breathe",
+        r"(?:cant|barely|unable to|struggl\w* to|couldnt) (?:breathe|breath|get (?:any )?air)",
+        r"(?:not|isnt|stopped|no longer) breathing|gasping for (?:air|breath)|fighting for (?:breath|air)",
+        r"every breath is a (?:fight|struggle)",
+        rf"(?:cant|unable to|couldnt|struggl\w* to) (?:finish|complete|get out|say) (?:a |his |her |my |full |whole )*"
+        r"(?:sentences?|words?)",
+        rf"(?:breath\w*|breathe){G4} (?:at rest|sitting (?:still|down)|lying (?:still|down)|even (?:sitting|resting|lying))",
+        r"grunting",
+        unless=r"nose|nostrils?|nasal|stuffy|blocked|congest\w*|sinus\w*|laugh\w*|giggl\w*|mask",
+    ),
+    "cyanosis": concept(
+        "blue lips/skin",
+        rf"(?:lips?|face|fingertips|fingers|tongue|mouth){G3} (?:blue|bluish|grey|gray)",
+        r"(?:blue|bluish) (?:lips|tinge)|(?:turning|turned|going|gone|went) blue",
+        unless=r"cold water|swimming|sea|ice|freezing|lipstick|dye|paint|ink|raspberr\w*|blueberr\w*|slush\w*",
+    ),
+    "choking": concept(
+        "choking",
+        r"choking|chokes",
+        rf"choked{G3} (?:cant|isnt|not) (?:breathe|breath|cough|speak|talk)",
+        unless=r"snor\w*|sounds like|apnoea|apnea|like (?:hes|shes|im|i am) choking|on smoke|gag\w*",
+    ),
+    "inhaler_failing": concept(
+        "reliever inhaler not helping",
+        rf"(?:inhaler|puffer|nebuli[sz]er|ventolin|salbutamol|albuterol){G3} (?:{NOT}) "
+        r"(?:work\w*|help\w*|doing anything|doing much|making a difference)",
+        rf"(?:inhaler|puffer){G2} (?:useless|not helping)",
+    ),
+    # --- stroke
+    "face_droop": concept(
+        "face drooping",
+        rf"(?:face|mouth|smile|lips?|eyelid|cheek){G4} (?:droop\w*|dropping|sag\w*|lopsided|uneven|crooked|slanted|"
+        r"wonky|twisted|paralys\w*|paralyz\w*|frozen|numb)",
+        r"(?:droop\w*|lopsided|crooked|wonky) (?:face|smile|mouth)",
+        rf"(?:face|mouth|smile){G3} (?:weird|funny|strange|odd|different|wrong){G2} (?:one side|left|right)",
+        unless=r"dentist|dental|anaesth\w*|anesth\w*|botox|filler|fillers|injection|numbing|cold weather|acne|"
+        r"spots|pimples?|wrinkl\w*|eyebrows?",
+    ),
+    "speech": concept(
+        "slurred or muddled speech",
+        rf"(?:speech|words|talking|speaking){G4} (?:slurr\w*|jumbled|garbled|muddled|mixed up|all wrong|"
+        r"coming out wrong|not making sense|weird|strange|funny|nonsense|gibberish)",
+        r"slurr\w*",
+        r"(?:cant|unable to|struggl\w* to|trouble|difficulty|hard to|couldnt) (?:talk|speak|get (?:his|her|my|the|their) "
+        r"words out|find (?:the|his|her|my|their) words|say (?:words|anything))"
+        r"(?:(?= properly| right| clearly| normally| straight| at all)|(?=$| and| ,))",
+        r"not making (?:any )?sense|talking (?:nonsense|gibberish|rubbish)|making no sense",
+        unless=r"drunk|drinks|drinking|alcohol|beer|wine|vodka|tipsy|hungover|throat|laryng\w*|hoarse|lost (?:my|his|her) "
+        r"voice|stammer\w*|stutter\w*|shy|nervous|anxious|english|language|accent|braces|toddler|teething|dentist|"
+        r"tooth|teeth",
+    ),
+    "one_side": concept(
+        "weakness/numbness on one side",
+        rf"(?:one|left|right) (?:side|arm|leg|hand){G4} (?:weak\w*|numb\w*|dead|heavy|limp|paralys\w*|paralyz\w*|"
+        r"floppy|tingl\w*|not working|wont move|cant move|useless)",
+        rf"(?:weak\w*|numb\w*|limp|paralys\w*|paralyz\w*|heavy){G3} (?:on )?{BODY_SIDE} (?:side|arm|leg|hand)",
+        rf"(?:cant|unable to|couldnt) (?:lift|raise|move|feel|use|grip with) (?:his|her|my|their|the)? ?"
+        r"(?:left|right|one) (?:arm|leg|hand|side)",
+        r"half (?:of )?(?:his|her|my|the|their) (?:body|face)",
+        unless=r"gym|lifting|workout|sleeping on it|slept on it|slept funny|injur\w*|sprain\w*|fell|fall|"
+        r"pins and needles|tennis|carpal|tunnel|sciatica|disc|shoulder|elbow|wrist|knee|ankle|after|dentist|"
+        r"anaesth\w*|anesth\w*|epidural",
+    ),
+    "vision_loss": concept(
+        "sudden loss of vision",
+        rf"(?:cant|unable to|couldnt) see{G3} (?:one|left|right|his|her|my) eye",
+        rf"(?:lost|losing|loss of|no) (?:the )?(?:sight|vision){G3} (?:one|left|right|his|her|my) eye",
+        rf"(?:blind|vision went black|vision (?:went|gone|is) (?:dark|black)){G3} (?:one|left|right) eye",
+        r"double vision|seeing double",
+    ),
+    "sudden": concept(
+        "sudden onset",
+        r"sudden\w*|all of a sudden|out of (?:nowhere|the blue)|just (?:now|started|happened|came on)|"
+        r"came on (?:fast|quick\w*|all at once)",
+        rf"started{G3} (?:\d+|a few|few|ten|twenty|thirty) (?:minutes|hours?) ago",
+        r"(?:\d+|a few|few|ten|twenty|thirty) minutes ago|(?:in|over) the (?:last|past) (?:hour|few minutes|\d+ minutes)",
+    ),
+    "stroke_named": concept(
+        "stroke",
+        r"(?:having|just had|is having|in the middle of) (?:a |an )?(?:stroke|mini stroke|tia)(?! of)",
+        r"(?:think|pretty sure|worried|scared|afraid|might be|could be|is this) (?:\w+ ){0,3}(?:a )?(?:stroke|mini stroke)"
+        r"(?! of)",
+    ),
+    "limb_weak": concept(
+        "arm or leg weakness",
+        rf"(?:arm|leg|hand){G2} (?:is|feels|went|gone|has gone|suddenly|going) (?:\w+ )?(?:weak|numb|limp|heavy|floppy|dead)",
+        unless=r"gym|lifting|workout|sleeping on it|slept on it|slept funny|injur\w*|sprain\w*|fell|fall|"
+        r"pins and needles|tennis|carpal|tunnel|sciatica|disc|shoulder|elbow|wrist|after|jab|vaccin\w*|injection",
+    ),
+    # --- allergy
+    "airway_swelling": concept(
+        "swelling of throat/tongue/lips",
+        rf"(?:throat|tongue|lips?|airway|windpipe){G3} (?:swell\w*|swollen|puff\w*|closing|closed|blow\w* up|thick)",
+        rf"(?:swell\w*|swollen|puffy|closing){G2} (?:throat|tongue|lips?|airway)",
+        r"throat (?:feels |is |going )?(?:tight|closing)|tight throat",
+        unless=r"filler|fillers|injection|lip gloss|sunburn\w*|cold sore|dentist|dental|piercing",
+    ),
+    "face_swelling": concept(
+        "face swelling",
+        rf"(?:face|eyes?|eyelids?){G3} (?:swell\w*|swollen|puff\w*|blow\w* up)",
+        r"(?:swell\w*|swollen|puffy) (?:face|eyes?)",
+        unless=r"crying|cried|hay fever|hayfever|sleep|tired|morning|mornings|woke|wake|tooth|teeth|dentist",
+    ),
+    "allergen": concept(
+        "allergy trigger",
+        r"allerg\w*|anaphyla\w*|peanuts?|nuts?|shellfish|shrimps?|prawns?|lobster|crab|sesame|bees?|wasps?|hornets?|"
+        r"stung|sting|stings|penicillin|amoxicillin|antibiotics?|epipen|new (?:medication|medicine|tablets?|pills?|drug)|"
+        r"(?:first|1st) (?:dose|tablet|pill)|hives",
+    ),
+    "hives": concept(
+        "hives",
+        r"hives|welts|urticaria",
+        rf"(?:covered|all over){G3} (?:rash|spots|bumps|blotches|welts)",
+    ),
+    "anaphylaxis_named": concept(
+        "anaphylaxis",
+        r"(?:having|going into|gone into|went into|into) (?:an )?anaphyla\w*|anaphylactic (?:shock|attack)",
+        r"(?:having|is having) (?:an? )?(?:anaphylactic|severe allergic|bad allergic) reaction",
+    ),
+    "allergic_reaction": concept("allergic reaction", r"allergic reaction|reacting to"),
+    # --- bleeding and injury
+    "bleeding": concept("bleeding", r"bleed\w*|bled|blood|bloody|haemorrhag\w*|hemorrhag\w*"),
+    "bleed_severe": concept(
+        "bleeding that won't stop",
+        rf"(?:bleed\w*|blood){G3} (?:{NOT}) (?:stop\w*|slow\w*|clot\w*)",
+        rf"(?:cant|couldnt|unable to) (?:stop|slow){G2} (?:the )?(?:bleed\w*|blood)",
+        rf"blood{G3} (?:spurt\w*|gush\w*|pour\w*|pump\w*|everywhere|squirt\w*)",
+        rf"(?:spurt\w*|gush\w*|pour\w*|pump\w*|squirt\w*){G3} blood",
+        r"(?:so|very) much blood|(?:a lot|lots|loads|tons|pools?|puddle|litres?|liters?) of blood",
+        rf"soak\w*{G3} (?:through|towels?|bandages?|clothes|pads? (?:an|every) hour)",
+        r"bleed\w* (?:heavily|badly|a lot|profusely|like crazy|everywhere|loads)|heavy bleeding",
+        rf"(?:bleed\w*|blood){G3} (?:a lot|lots|everywhere)",
+        unless=r"periods?|menstrua\w*|spotting|gums?|nose ?bleeds? (?:often|a lot)|piles|haemorrhoids?|hemorrhoids?",
+    ),
+    "large_amount": concept(
+        "large amount",
+        r"a lot|lots|loads|so much|tons|cupful|cups?|bright red|clots|huge amount|mugful|bowlful",
+    ),
+    "vomit_blood": concept(
+        "vomiting or coughing up blood",
+        rf"(?:vomit\w*|cough\w*|spit\w*|sick){G2} (?:up )?(?:some |a bit of |bits of |streaks of |a lot of )?blood\w*",
+        rf"blood\w*{G2} (?:in|when) (?:my|his|her|the) (?:vomit|sick|cough\w*|phlegm|spit|mucus)",
+    ),
+    "penetrating": concept(
+        "stab/gunshot wound",
+        rf"stabbed|stab wound|(?:got|been|was|were|is|hes been|shes been|just been) shot(?! (?:at|down|a look|of|up))|"
+        r"gunshot|shot wound|impaled|severed|amputat\w*",
+        unless=r"flu shot|booster|vaccin\w*|jab|injection|photo",
+    ),
+    "pregnant": concept("pregnancy", r"pregnan\w*|weeks? along"),
+    # --- consciousness
+    "unresponsive": concept(
+        "unresponsive",
+        r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|lifeless",
+        rf"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
+        rf"(?:cant|couldnt|unable to|wont) (?:wake|rouse)(?: {PERSON_OBJ}| \w+)?(?: up)?",
+        r"wont wake(?: up)?|(?:not|isnt|arent) waking(?: up)?|(?:cant|wont) be (?:woken|roused)|hard to wake",
+        unless=r"emails?|messages?|texts?|calls?|letters?|treatment|antibiotics?|medication|medicine|meds|therapy|"
+        r"physio|wish|think\w* about|want to|hope|rather|alarm|mornings|in the morning|school|work",
+    ),
+    "floppy": concept("floppy / limp", r"floppy|limp and|gone limp|went limp|is limp|lifeless"),
+    "collapsed": concept(
+        "collapsed",
+        r"collaps\w*|keeled over|dropped to the (?:floor|ground)",
+        unless=r"lung|lungs|vein|veins|arch|arches|disc|disk|exhausted|tired|building|roof|tent|business|market",
+    ),
+    "fainted": concept(
+        "fainted",
+        r"fainted|fainting|passed out|blacked out|lost consciousness|went unconscious|keeps fainting",
+    ),
+    # --- seizures
+    "seizure": concept(
+        "seizure",
+        r"seizures?|seizing|convuls\w*|fitting|(?:a|another|having|had|has|having a) fits?|epileptic (?:fit|attack)|"
+        r"shaking uncontrollably|jerking uncontrollably",
+        unless=r"keep fit|fitting room|fitting in|fits? (?:in|into|well|perfectly)",
+    ),
+    "seizure_long": concept(
+        "lasting or repeated",
+        rf"(?:{NOT}) stop\w*",
+        r"(?:over|more than|longer than|for|at least) (?:5|five|6|7|8|9|10|ten|\d\d|fifteen|twenty) minutes",
+        r"(?:seizure|fit) after (?:seizure|fit)|one after (?:another|the other)|back to back|another one",
+        rf"(?:{NOT}) (?:waking|woken|wake|come round|coming round|came round|conscious)(?: up)?",
+        r"first (?:ever )?(?:seizure|fit)",
+    ),
+    # --- babies, fever, meningitis, sepsis
+    "baby": concept(
+        "baby",
+        r"bab(?:y|ies|ys)|newborn|infant|toddler|little one",
+        r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:day|days|week|weeks|month|months|"
+        r"mo) old",
+    ),
+    "young_infant": concept(
+        "baby under 3 months",
+        r"newborn|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:day|days|week|weeks) old",
+        r"(?:1|2|one|two) (?:month|months|mo) old",
+    ),
+    "fever": concept(
+        "fever",
+        r"fever\w*|temperature|high temp|burning up|burning hot|(?:very|really|so) hot to (?:the )?touch|pyrexi\w*",
+        r"(?:3[89]|4[0-2])\.\d|(?:3[89]|4[0-2]) (?:c|degrees|deg)|10[0-5](?:\.\d)? (?:f|degrees|deg)|10[0-5]\.\d",
+        unless=r"hay fever|hayfever|glandular fever|room temperature|water temperature|temperature outside",
+    ),
+    "high_fever": concept(
+        "very high fever",
+        r"39\.[5-9]|4[0-2]\.\d|4[0-2] (?:c|degrees)|10[3-5](?:\.\d)? (?:f|degrees)|10[3-5]\.\d|very high (?:fever|temp\w*)",
+        rf"(?:fever|temperature){G3} (?:wont|doesnt|not|isnt) (?:come|coming|go|going) down",
+    ),
+    "persistent": concept(
+        "lasting days",
+        r"(?:for|over|past|last|since|in) (?:the )?(?:past |last )?(?:3|4|5|6|7|8|9|three|four|five|six|seven|several|"
+        r"a few|few) days",
+        r"(?:3|4|5|6|7|three|four|five|six|seven) days (?:now|straight|in a row)|(?:a|one|two|2|over a) weeks?",
+        r"not (?:getting|got) (?:any )?better|no better|getting worse|worse and worse",
+    ),
+    "infant_severe": concept(
+        "very unwell baby",
+        r"floppy|limp|lifeless|hard to wake|wont wake|not waking|mottled|blotchy|grunt\w*|high pitched (?:cry|crying|scream\w*)|"
+        r"bulging (?:soft spot|fontanelle)|(?:turning|gone|going) blue|blue lips",
+    ),
+    "infant_unwell": concept(
+        "not feeding / unusually sleepy",
+        r"(?:not|isnt|wont|stopped|refus\w*) (?:feeding|eating|drinking|taking (?:milk|bottles?|feeds))",
+        r"(?:very|really|unusually|so|extremely) (?:sleepy|drowsy|lethargic)|letharg\w*|hard to wake|"
+        r"(?:no|not had a|hasnt had a) wet (?:nappies|diapers|nappy|diaper)",
+    ),
+    "rash_nonblanching": concept(
+        "rash that doesn't fade when pressed",
+        rf"(?:rash|spots|marks|dots|blotches){G5}(?: \w+)? (?:{NOT}|didnt) (?:fade|blanch|go white|disappear)"
+        rf"{G4} (?:press\w*|glass|push\w*|tumbler)",
+        rf"(?:rash|spots|marks|dots|blotches){G5}(?: \w+)? (?:{NOT}|didnt) (?:fade|blanch)",
+        r"glass test|tumbler test|non ?blanching|petechia\w*|purpura|purple (?:rash|spots|blotches|dots|marks)",
+        rf"(?:rash|spots){G3} (?:purple|dark red)",
+    ),
+    "stiff_neck": concept(
+        "stiff neck",
+        rf"stiff neck|neck{G3} (?:stiff|rigid)",
+        r"(?:cant|unable to) (?:bend|put|touch|move) (?:his|her|my|their) (?:chin|head|neck) (?:to|on|down|forward)",
+        unless=r"slept|sleeping|pillow|desk|computer|gym|whiplash",
+    ),
+    "photophobia": concept(
+        "light hurts the eyes",
+        rf"(?:light|brightness|bright lights?){G3} (?:hurts?|hurting|painful|bothers?|bothering|unbearable)",
+        r"(?:cant) (?:stand|bear|handle|tolerate|look at) (?:the )?(?:light|bright|brightness)",
+        r"sensitiv\w* to (?:the )?light|photophobi\w*|light sensitiv\w*",
+    ),
+    "headache": concept(
+        "headache",
+        r"head ?aches?|migraines?|head (?:hurts|pain|is pounding|pounding|hurts)|(?:pain|ache) in (?:my|his|her) head",
+    ),
+    "headache_worst": concept(
+        "worst headache of their life",
+        rf"(?:worst|worse) (?:headache|head pain|pain){G3} (?:of|in) (?:my|his|her|their) (?:entire |whole )?life",
+        r"thunderclap",
+    ),
+    "headache_sev": concept(
+        "severe headache",
+        rf"(?:severe|terrible|horrible|excruciating|agonising|agonizing|blinding|massive|awful|explosive|splitting|"
+        rf"unbearable|worst|intense|really bad|crazy bad){G2} (?:headache|head pain)",
+    ),
+    "hit_like": concept(
+        "like being hit on the head",
+        rf"like (?:being|getting|i was|i got|someone|a|he was|she was)?{G2} (?:hit|struck|kicked|smacked|whacked|punched)"
+        rf"{G5} (?:head|bat|hammer|brick)",
+        r"like (?:a|an) (?:explosion|bomb|thunderclap)|explod\w* (?:in|inside) (?:my|his|her) head",
+    ),
+    "confusion": concept(
+        "confusion",
+        r"confus(?:ed|ion)(?! (?:about|by|which|what|how|whether|as|why|with|if|on|over|at))",
+        r"disorient\w*|delirious|not making (?:any )?sense|doesnt know where (?:he|she|they|i) (?:is|are|am)|"
+        r"doesnt recogni[sz]e|talking nonsense|acting (?:strange|weird|odd)",
+    ),
+    "drowsy": concept(
+        "very drowsy",
+        r"drowsy|(?:very|really|so|unusually|extremely) sleepy|hard to wake|cant stay awake|"
+        r"keeps? (?:falling asleep|nodding off)|letharg\w*",
+    ),
+    "mottled": concept(
+        "mottled / blotchy skin",
+        rf"mottled|marbled|ashen|(?:skin){G3} (?:blotchy|blue|grey|gray|pale and clammy)|blotchy",
+        unless=r"eczema|acne|rosacea|blush\w*|sunburn|allerg\w*|hives",
+    ),
+    "fast_breathing": concept(
+        "breathing fast",
+        rf"breath\w*{G2} (?:really |very |so )?(?:fast|quick\w*|rapid\w*|hard and fast)|rapid breath\w*|panting",
+    ),
+    # --- poisoning / overdose (the act has happened)
+    "ingested": concept(
+        "swallowed something",
+        rf"(?:swallow\w*|took|taken|ate|eaten|drank|drunk|drinking|downed|necked|chewed|licked){G6} "
+        r"(?:pills?|tablets?|meds|medication|medicines?|capsules?|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|"
+        r"painkillers?|sleeping pills|antidepressants?|insulin|opioids?|oxy\w*|methadone|bleach|detergent|dishwasher "
+        r"(?:tablets?|pods?)|laundry (?:pods?|capsules?|tablets?|liquid)|washing (?:pods?|capsules?|tablets?|liquid|"
+        r"up liquid)|pods?|antifreeze|weed ?killer|pesticides?|rat poison|poison\w*|batter(?:y|ies)|magnets?|"
+        r"drain cleaner|oven cleaner|cleaning (?:products?|fluids?|spray)|chemicals?|lamp oil|paraffin|methanol|"
+        r"mushrooms?|berries|vape (?:juice|liquid)|nicotine|bottle|packet|box)",
+        # "thinking about taking all my pills" is intent (crisis), not an ingestion that happened
+        unless=r"(?:think\w*|thought|want\w*|going to|plan\w*|tempted|considering|should i) (?:about |of |to )?(?:just )?"
+        r"(?:take|taking|swallow\w*)",
+    ),
+    "toxic": concept(
+        "poisonous substance",
+        r"bleach|detergent|dishwasher (?:tablets?|pods?)|laundry (?:pods?|capsules?)|washing (?:pods?|capsules?)|"
+        r"antifreeze|weed ?killer|pesticides?|rat poison|poison(?:ous)?|button batter(?:y|ies)|batter(?:y|ies)|magnets|"
+        r"drain cleaner|oven cleaner|methanol|lamp oil|paraffin|vape (?:juice|liquid)|nicotine liquid|"
+        r"wild mushrooms?|(?:unknown|random|some of (?:his|her|my|the)) (?:pills?|tablets?|berries|mushrooms?)",
+        # someone else's medicine, or nobody knows how much
+        r"unsure how (?:many|much)|(?:grandmas|grandpas|mums|dads|parents|sisters|brothers|nans|grans|someone elses) "
+        r"(?:\w+ )?(?:pills|tablets|meds|medication|medicine)",
+    ),
+    "dose_big": concept(
+        "large dose",
+        r"(?:the )?(?:whole|entire|full) (?:bottle|packet|pack|box|blister|strip|tub|jar)|(?:a|the) (?:bottle|packet|pack|box) "
+        r"of (?:pills|tablets|paracetamol|painkillers|\w+)",
+        r"all (?:of )?(?:my|his|her|their|the|your) (?:\w+ )?(?:pills|tablets|meds|medication|medicine|antidepressants)",
+        r"(?:a )?(?:bunch|handful|load|loads|lots|heaps) of (?:pills|tablets|meds)|(?:way )?too many|overdos\w*",
+        r"(?:1[2-9]|[2-9]\d|\d{3}) (?:of )?(?:my |his |her |the )?(?:\w+ )?(?:pills|tablets|capsules|paracetamol|ibuprofen|"
+        r"antidepressants|meds)",
+    ),
+    "od_act": concept(
+        "overdose",
+        r"overdosed|(?:took|taken|had|has taken|done) an? overdose|(?:he|she|they|i|ive|hes|shes) (?:has |have )?"
+        r"overdosed",
+    ),
+    # --- burns
+    "burn_injury": concept(
+        "burn",
+        r"burned|burnt|scald\w*|(?:caught|set|on) fire|(?:bad|severe|big|serious|chemical|electrical|deep) burns?|"
+        r"fire|flames|boiling (?:water|oil|kettle)|acid",
+        unless=r"sun|sunbath\w*|tanning|sunbed|heartburn|acid reflux|reflux|stomach acid|folic acid|fire alarm|fired",
+    ),
+    "burn_severe": concept(
+        "large or deep burn",
+        rf"skin{G3} (?:peel\w*|com\w* off|falling off|hanging off|white|black|charred|leathery|melted)",
+        rf"blister\w*{G3} (?:all over|everywhere|huge|big|large)|(?:huge|big|large|massive) (?:blisters?|patch\w*|area)",
+        r"(?:whole|entire|all (?:of )?(?:his|her|my|the|their)|most of (?:his|her|my|the)) (?:arm|leg|chest|back|face|"
+        r"body|hand|side|torso|tummy|stomach)",
+        r"face|eyes?|groin|genitals?|hands|chemical|electric\w*|acid|(?:bigger|larger) than (?:his|her|my|a|the|your)? ?"
+        r"(?:hand|palm)|boiling|blistered",
+    ),
+    # --- head injury
+    "head_injury": concept(
+        "head injury",
+        rf"(?:hit|banged|bumped|smacked|knocked|struck|whacked|cracked){G2} (?:his|her|my|their|the|your) head",
+        rf"(?:fell|fall|fallen|falling){G5} (?:on|onto) (?:his|her|my|their|the) head|head (?:injury|trauma|wound)|"
+        r"concussion|fractured skull",
+    ),
+    # --- urgent-level findings
+    "blood_urine_stool": concept(
+        "blood in urine or stool",
+        rf"blood{G2} (?:in|when) (?:my|his|her|the)? ?(?:pee|urine|wee|poo|poop|stool|stools|bowel movements?)",
+        r"(?:bloody|red|pink) (?:pee|urine|wee)|(?:black|tarry|tar like|bloody) (?:poo|poop|stools?|diarrhoea|diarrhea)",
+        rf"(?:pee|peeing|urine|wee|weeing){G3} (?:blood|bloody)|(?:pooing|pooping|passing) blood|rectal bleeding",
+        rf"(?:poo|poop|stools?){G4} (?:black|like tar|tarry)",
+        unless=r"beetroot|beets",
+    ),
+    "dysuria": concept(
+        "pain passing urine",
+        r"(?:burning|burns|sting\w*|pain|painful|hurts) (?:when|while|to) (?:i |he |she )?(?:pee|peeing|urinat\w*|wee)",
+        r"uti|urine infection|water infection|bladder infection|cystitis",
+    ),
+    "flank_pain": concept(
+        "back/side pain",
+        rf"(?:back|side|flank|kidneys?){G3} (?:hurts?|hurting|pain|aches?|aching)|pain in (?:my|his|her) (?:back|side|flank)",
+    ),
+    "no_weight": concept(
+        "can't bear weight",
+        r"(?:cant|unable to|couldnt) (?:put|bear|take|stand) (?:any )?weight|cant walk on it|cant stand on it",
+    ),
+    "calf_clot": concept(
+        "swollen painful calf",
+        rf"(?:calf|calves|leg){G4} (?:swollen|swelling|red|hot|warm)(?:{G3} (?:sore|painful|tender|hurts|red|hot|warm))?",
+        unless=r"both (?:legs|calves|ankles)|cramp\w*|gym|running|marathon|bruise\w*|sprain\w*|twisted",
+    ),
+    "long_travel": concept("long flight / immobility", r"long (?:flight|haul|drive|journey|trip)|flight|surgery|bed rest|pill"),
+    "persistent_vomit": concept(
+        "can't keep fluids down",
+        r"cant keep (?:anything|any|water|fluids?|food|drinks?|even water) down",
+        rf"(?:vomit\w*|sick){G3} (?:for|since){G2} (?:\d+|two|three|four|a couple of) (?:days?|hours)",
+        rf"keeps? (?:vomit\w*|being sick)",
+    ),
+    "pus_or_spreading": concept(
+        "infection signs (pus / spreading redness)",
+        rf"(?:red|redness|swelling){G4} (?:spreading|getting bigger|tracking|growing)|red streaks?|pus|oozing",
+    ),
+    "abdo_pain": concept(
+        "belly pain",
+        rf"(?:pain|ache|aching|hurts?|hurting|cramp\w*|tender){G4} (?:belly|tummy|stomach|abdomen|abdominal)",
+        rf"(?:belly|tummy|stomach|abdomen|abdominal){G2} (?:pain|ache|hurts?|hurting|cramp\w*|agony)",
+    ),
+    "abdo_flag": concept(
+        "worsening / lower right",
+        r"getting worse|worse and worse|worsening|worse since|(?:lower|bottom) right|right (?:lower|bottom)|rigid|"
+        r"severe|unbearable|excruciating|agony",
+    ),
+    "cant_swallow": concept(
+        "can't swallow",
+        rf"(?:cant|barely|can barely|hard to|unable to|struggl\w* to) swallow{G2} (?:spit|saliva|water|drool\w*|anything)",
+        r"drooling",
+    ),
+    "high_sugar": concept(
+        "very high blood sugar",
+        rf"(?:blood )?(?:sugar|glucose|bs|bgl){G4} (?:over|above|at|of|is) ?(?:[3-9]\d\d|[2-9]\d(?:\.\d)? ?mmol)",
+        r"ketones?|dka|ketoacidosis",
+    ),
+    "no_urine": concept(
+        "not passing urine",
+        r"(?:hasnt|havent|not|no|hardly|barely|didnt) (?:had )?(?:a |any )?(?:wee|wees|pee|peed|weed|urinated|"
+        r"wet (?:nappy|nappies|diaper|diapers))",
+    ),
+    "msk": concept(
+        "muscle/rib strain context",
+        rf"(?:after|since|from|doing){G3} (?:gym|workout|lifting|exercise|bench|press ?ups|push ?ups|training|sport|"
+        r"football|rugby|fall|fell|coughing|moving house|lifting)",
+        rf"(?:hurts|worse|tender|sore|pain\w*) (?:when|if) (?:i |you |he |she )?(?:press|push|touch|poke|twist|turn|"
+        r"lie|move|cough|sneeze|stretch)",
+        r"tender to (?:the )?touch|pulled (?:a )?(?:muscle|something)|muscle|strain\w*|ribs?|chest wall|costochondritis",
+    ),
+    # --- crisis (first person or about someone at risk; never dropped for framing)
+    "suicidal": concept(
+        "suicidal thoughts",
+        rf"(?:kill|killing|hang|hanging|shoot|shooting|drown|drowning|off|offing) (?:myself|himself|herself|themselves|"
+        r"themself)",
+        r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?life(?! (?:back|insurance|in (?:my|his|her) (?:own )?hands))",
+        r"(?:end|ending|finish|finishing) it (?:all|tonight|today|now|for good|once and for all)",
+        r"(?:going to|want to|will|plan to|planning to|thinking of|thinking about|ready to) end it"
+        r"(?! (?:with|between|off))",
+        r"suicid\w*",
+        r"(?:want|wish|going|ready|deserve|plan\w*|tempted) to (?:die|be dead|not exist|not be alive|disappear forever)",
+        r"wish (?:i|id) (?:was|were|had|could) (?:dead|die|never been born|not here|not born|gone|disappear)",
+        r"(?:dont|do not) want to (?:be here|live|be alive|exist|wake up|go on|carry on)"
+        r"(?! (?:in|at|near|with|on|abroad|there|for|alone|until|without|together))",
+        r"(?:better off|happier|fine|be fine) without me|better off (?:dead|if i (?:was|were|wasnt|werent) "
+        r"(?:gone|dead|here|around))|world (?:would be )?better without me",
+        r"(?:no|not any|isnt any|no more) (?:point|reason|purpose) (?:in |to )?(?:living|to live|being alive|going on|"
+        r"carrying on|in life)|(?:nothing|no one|nobody) (?:left )?to live for",
+        r"life (?:isnt|aint|is no longer) worth (?:living|it)|not worth living|tired of (?:living|being alive|life)|"
+        r"sick of (?:living|being alive)",
+        rf"(?:sleep|asleep|wish|think\w* (?:about|of)|want|hope|pray\w*|rather){G4} (?:never|not) wak\w*(?: up)?",
+        r"goodbye (?:letters?|notes?|messages?)|suicide (?:note|letter|plan)|"
+        r"giv\w* away (?:all )?(?:my|his|her) (?:stuff|things|belongings|possessions)",
+        r"(?:painless|easiest|quickest|fastest|best|quietest|surest) (?:way|ways|method|methods) to (?:die|end (?:it|my life|"
+        r"things)|kill (?:myself|yourself|oneself))",
+        r"how (?:to|do i|can i|could i|would i|should i) (?:die|kill myself|end my life|end it all)",
+        r"how (?:many|much) (?:\w+ ){0,3}(?:would it take|does it take|would kill|to take|till|until|before) "
+        r"(?:\w+ ){0,2}(?:kill|die|dead|overdose|end it|not wake up)",
+        r"(?:have|made|got|making) a plan to (?:die|end|kill)",
+        unless=r"(?:prevention|awareness) (?:week|month|day|charity|training)",
+        crisis=True,
+    ),
+    "self_harm": concept(
+        "self-harm",
+        r"selfharm\w*|self injur\w*",
+        rf"(?:cut|cutting|cuts|burn|burning|burned|burnt|hurt|hurting|harm|harming|hit|hitting|punch\w*|scratch\w*|"
+        rf"starv\w*|bit|bite|biting|slash\w*) (?:myself|himself|herself|themselves){G3} (?:on purpose|deliberately|"
+        r"intentionally|again|when|because|to (?:feel|cope|punish|stop|calm|numb))",
+        r"(?:been|keep|kept|started|start|still|im|i am) (?:cutting|burning|hurting|harming|scratching|hitting|punching|"
+        r"starving) (?:myself|my (?:arms?|wrists?|legs?|thighs?|skin|stomach|body))",
+        r"(?:cut|cutting|slit|slitting|slash\w*) (?:my|his|her|their) wrists?",
+        rf"(?:scratch\w*|cut|cutting|burn\w*|hit\w*){G4} (?:till|until|so) (?:it|they|i) "
+        r"(?:bled|bleeds|bleed|bleeding|blister\w*|bruise\w*)",
+        r"(?:hurt|harm) (?:myself|himself|herself) on purpose",
+        crisis=True,
+    ),
+    "od_intent": concept(
+        "thinking of an overdose",
+        r"(?:think\w*|thought|want\w*|going to|plan\w*|tempted|urge|considering|consider|might|decided|ready) "
+        r"(?:about |of |on |to )?(?:just )?(?:take|taking|swallow\w*|overdos\w*|down|downing)",
+        crisis=True,
+    ),
+    "cant_go_on": concept(
+        "can't go on",
+        r"cant (?:go on|carry on|keep going|do this|take (?:it|this)) (?:anymore|any more|any longer|like this)",
+        crisis=True,
+    ),
+    "want_it_to_stop": concept(
+        "wants it all to stop",
+        r"(?:want|wish|need) (?:it|everything|this|the pain|it all) (?:all )?to (?:stop|end|be over)"
+        r"(?: forever| for good| permanently)",
+        r"(?:want|wish) to disappear|(?:want|wish) everything to (?:stop|end)",
+        crisis=True,
+    ),
+    "burden": concept(
+        "feels like a burden",
+        r"(?:a )?burden (?:to|on) (?:everyone|everybody|my family|them|you|others)|(?:im|i am|feel like) a burden|"
+        r"(?:nobody|no one) would (?:care|notice|miss me)|(?:everyone|everybody) hates me",
+        crisis=True,
+    ),
+    "hopeless": concept("hopelessness", r"hopeless|no way out|no hope|nothing will ever get better", crisis=True),
+    "lethal_dose": concept("asks about a lethal dose", r"(?:lethal|fatal|deadly) (?:dose|amount)", crisis=True),
+}
+
+
+# -----------------------------------------------------------------------------------------------
+# Rules: co-occurring concepts -> level. Order inside a level only decides the reason's order.
+
+
+@dataclass(frozen=True)
+class Rule:
+    level: str
+    label: str
+    all_of: tuple = ()  # every one of these concepts
+    any_of: tuple = ()  # and at least `at_least` of these (an item may be a tuple of alternatives)
+    at_least: int = 1
+    none_of: tuple = ()  # and none of these (context that explains the findings away)
+    tip: str = ""  # key of TIPS for emergency guidance
+
+    def fires(self, found: set[str]) -> bool:
+        if not all(c in found for c in self.all_of):
+            return False
+        if self.any_of and sum(_in(c, found) for c in self.any_of) < self.at_least:
+            return False
+        return not any(c in found for c in self.none_of)
+
+    def evidence(self, found: set[str]) -> list[str]:
+        flat = [c for item in self.all_of + self.any_of for c in ((item,) if isinstance(item, str) else item)]
+        return [c for c in flat if c in found]
+
+
+def _in(item, found: set[str]) -> bool:
+    """An any_of item is a concept name or a tuple of alternatives that count once together
+    (so "left arm weak" matching two weakness concepts is still one sign)."""
+    return item in found if isinstance(item, str) else any(c in found for c in item)
+
+
+E, C, U = "emergency", "crisis", "urgent"
+BREATH_ANY = ("breathless", "breath_severe")
+RULES = [
+    # stroke: any two FAST signs, a drooping face alone, or one sign that came on suddenly
+    Rule(E, "possible stroke signs", any_of=("face_droop", "speech", ("one_side", "limb_weak"), "vision_loss"), at_least=2,
+         tip="stroke"),
+    Rule(E, "possible stroke signs", all_of=("face_droop",), tip="stroke"),
+    Rule(E, "possible stroke signs", all_of=("sudden",), any_of=("speech", "one_side", "vision_loss"), tip="stroke"),
+    Rule(E, "possible stroke", all_of=("stroke_named",), tip="stroke"),
+    # heart: chest pain plus any companion sign; crushing pressure alone (unless a strain explains it)
+    Rule(E, "possible heart attack", all_of=("chest_pain",),
+         any_of=("radiating", "sweating", "nausea", "faint", "palpitations") + BREATH_ANY, tip="heart"),
+    Rule(E, "possible heart attack", all_of=("chest_severe",), none_of=("msk",), tip="heart"),
+    Rule(E, "possible heart attack", all_of=("mi_named",), tip="heart"),
+    Rule(E, "possible cardiac arrest", all_of=("cardiac_arrest",), tip="unconscious"),
+    Rule(E, "very fast heartbeat with warning signs", all_of=("palpitations",),
+         any_of=("chest_pain", "faint", "breath_severe", "unresponsive"), tip="heart"),
+    # breathing
+    Rule(E, "severe breathing difficulty", all_of=("breath_severe",), tip="breathing"),
+    Rule(E, "blue lips or skin (not enough oxygen)", all_of=("cyanosis",), tip="breathing"),
+    Rule(E, "choking", all_of=("choking",), tip="choking"),
+    Rule(E, "severe asthma attack", all_of=("inhaler_failing",), any_of=BREATH_ANY, tip="breathing"),
+    # severe allergy
+    Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("airway_swelling",),
+         any_of=("allergen", "hives", "faint", "face_swelling", "allergic_reaction") + BREATH_ANY, tip="allergy"),
+    Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("allergen",),
+         any_of=("face_swelling", "hives", "faint", "nausea") + BREATH_ANY, at_least=2, tip="allergy"),
+    Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("allergic_reaction",), any_of=BREATH_ANY, tip="allergy"),
+    Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("anaphylaxis_named",), tip="allergy"),
+    # bleeding and injury
+    Rule(E, "heavy bleeding", all_of=("bleed_severe",), tip="bleeding"),
+    Rule(E, "serious wound", all_of=("penetrating",), tip="bleeding"),
+    Rule(E, "vomiting or coughing up a lot of blood", all_of=("vomit_blood",), any_of=("large_amount", "faint")),
+    Rule(E, "heavy bleeding in pregnancy", all_of=("pregnant", "bleeding"), any_of=("large_amount", "faint", "abdo_flag")),
+    # consciousness
+    Rule(E, "unresponsive / unconscious", all_of=("unresponsive",), tip="unconscious"),
+    Rule(E, "collapse", all_of=("collapsed",), tip="unconscious"),
+    Rule(E, "floppy or unresponsive baby", all_of=("baby",), any_of=("infant_severe", "floppy")),
+    # seizures
+    Rule(E, "prolonged or repeated seizure", all_of=("seizure",),
+         any_of=("seizure_long", "unresponsive", "cyanosis", "breath_severe"), tip="seizure"),
+    # babies, meningitis, sepsis
+    Rule(E, "fever in a baby under 3 months", all_of=("young_infant", "fever")),
+    Rule(E, "rash that doesn't fade under a glass (possible meningitis/sepsis)", all_of=("rash_nonblanching",)),
+    Rule(E, "possible meningitis", all_of=("stiff_neck",), any_of=("fever", "photophobia", "rash_nonblanching", "confusion", "drowsy")),
+    Rule(E, "possible sepsis", any_of=("confusion", "mottled", "fast_breathing", "fever", "drowsy"), at_least=3),
+    # poisoning / overdose
+    Rule(E, "possible poisoning or overdose", all_of=("ingested",), any_of=("toxic", "dose_big"), tip="poison"),
+    Rule(E, "overdose", all_of=("od_act",), tip="poison"),
+    # burns
+    Rule(E, "serious burn", all_of=("burn_injury", "burn_severe"), tip="burn"),
+    # head
+    Rule(E, "sudden severe headache", all_of=("headache_worst",)),
+    Rule(E, "sudden severe headache", all_of=("headache_sev", "sudden")),
+    Rule(E, "sudden severe headache", all_of=("headache", "hit_like")),
+    Rule(E, "head injury with warning signs", all_of=("head_injury",),
+         any_of=("nausea", "drowsy", "confusion", "unresponsive", "fainted", "seizure")),
+    Rule(E, "possible blood clot in the lung", all_of=("calf_clot",), any_of=("chest_pain",) + BREATH_ANY),
+    # crisis
+    Rule(C, "suicidal thoughts", all_of=("suicidal",)),
+    Rule(C, "self-harm", all_of=("self_harm",)),
+    Rule(C, "thinking of taking an overdose", all_of=("od_intent", "dose_big")),
+    Rule(C, "signs of hopelessness", any_of=("cant_go_on", "want_it_to_stop", "burden", "hopeless", "lethal_dose"), at_least=2),
+    # urgent: see a doctor within 24 hours
+    Rule(U, "chest pain", all_of=("chest_pain",), none_of=("msk",)),
+    Rule(U, "racing heart with other symptoms", all_of=("palpitations",), any_of=("sweating", "faint") + BREATH_ANY),
+    Rule(U, "possible stroke symptom", any_of=("speech", "one_side", "vision_loss")),
+    Rule(U, "breathing difficulty", any_of=BREATH_ANY),
+    Rule(U, "swelling of the mouth or throat", all_of=("airway_swelling",)),
+    Rule(U, "allergic reaction", all_of=("allergic_reaction",)),
+    Rule(U, "vomiting or coughing up blood", all_of=("vomit_blood",)),
+    Rule(U, "blood in urine or stool", all_of=("blood_urine_stool",)),
+    Rule(U, "bleeding in pregnancy", all_of=("pregnant", "bleeding")),
+    Rule(U, "fainting", all_of=("fainted",)),
+    Rule(U, "seizure", all_of=("seizure",)),
+    Rule(U, "high or lasting fever", all_of=("fever",), any_of=("persistent", "high_fever")),
+    Rule(U, "unwell baby", all_of=("baby", "infant_unwell")),
+    Rule(U, "baby with a high or lasting fever", all_of=("baby", "fever"), any_of=("high_fever", "persistent")),
+    Rule(U, "urine infection with fever or back pain", all_of=("dysuria",), any_of=("fever", "flank_pain")),
+    Rule(U, "possible fracture", all_of=("no_weight",)),
+    Rule(U, "possible blood clot in the leg (DVT)", all_of=("calf_clot",)),
+    Rule(U, "can't keep fluids down", all_of=("persistent_vomit",)),
+    Rule(U, "possible infection", all_of=("pus_or_spreading",)),
+    Rule(U, "worsening belly pain", all_of=("abdo_pain", "abdo_flag")),
+    Rule(U, "trouble swallowing", all_of=("cant_swallow",)),
+    Rule(U, "very high blood sugar", all_of=("high_sugar",)),
+    Rule(U, "not passing urine", all_of=("no_urine",)),
+    Rule(U, "head injury", all_of=("head_injury",), any_of=("headache", "faint")),
+    Rule(U, "stiff neck with headache", all_of=("stiff_neck", "headache")),
+    Rule(U, "confusion", all_of=("confusion",)),
+]
+
+
+# -----------------------------------------------------------------------------------------------
+# Normalisation engine
+
+
+def _osa_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (Levenshtein + adjacent swaps), stops early past limit."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def _vocabulary() -> frozenset[str]:
+    """Every word the concept patterns spell out, plus the fuzzy targets (words that need no fixing)."""
+    words = set(FUZZY_TARGETS) | REAL_WORDS
+    for c in CONCEPTS.values():
+        for p in c.patterns:
+            words.update(re.findall(r"[a-z]{3,}", p.pattern))
+    for pattern, _ in IDIOMS:
+        words.update(re.findall(r"[a-z]{3,}", pattern))
+    return frozenset(words)
+
+
+VOCAB = _vocabulary()
+_FUZZY_CACHE: dict[str, str] = {}
+
+
+def _fix_token(tok: str) -> str:
+    """Typo table, stretched letters, g-dropping, then a conservative fuzzy match."""
+    if tok in TYPOS:
+        return TYPOS[tok]
+    if not tok.isalpha() or tok in VOCAB:
+        return tok
+    if re.search(r"(\w)\1\1", tok):  # "bleeeeding" -> "bleeding" / "heeelp" -> "help"
+        two, one = re.sub(r"(\w)\1{2,}", r"\1\1", tok), re.sub(r"(\w)\1{2,}", r"\1", tok)
+        tok = two if two in VOCAB or one not in VOCAB else one
+        if tok in VOCAB or tok in TYPOS:
+            return TYPOS.get(tok, tok)
+    if len(tok) >= 5 and tok.endswith("in") and tok + "g" in VOCAB:  # "sweatin", "bleedin"
+        return tok + "g"
+    if len(tok) < 6 or tok in REAL_WORDS:
+        return tok
+    if tok not in _FUZZY_CACHE:
+        limit = 2 if len(tok) >= 9 else 1
+        # closest first; on a tie the target of the same length (a swapped letter, not a missing one)
+        hits = sorted(
+            (d, abs(len(t) - len(tok)), t) for t in set(FUZZY_TARGETS)
+            if t[0] == tok[0] and (d := _osa_distance(tok, t, limit)) <= limit
+        )
+        # only an unambiguous best candidate is used
+        best = hits[0][2] if hits and (len(hits) == 1 or hits[0][:2] < hits[1][:2]) else tok
+        _FUZZY_CACHE[tok] = best
+    return _FUZZY_CACHE[tok]
+
+
+def normalize(text: str) -> list[str]:
+    """Text -> list of normalised sentences (lowercase words and " , " clause marks)."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = re.sub(r"[’‘`´ʼ]", "'", text)
+    text = re.sub(r"\bod'e?d\b", "overdosed", text)  # "she OD'd" (before "odd" is formed)
+    text = re.sub(r"(\w)'(\w)", r"\1\2", text).replace("'", " ").replace("&", " and ")
+    sentences = []
+    # sentence breaks: . ! ? ; and newlines, but not the point of "38.5"
+    for part in re.split(r"[!?;\n]+|\.(?!\d)|(?<!\d)\.", text):
+        part = re.sub(r"[,:()\[\]–—…\"]|\s-+\s", " , ", part)
+        tokens = []
+        for tok in re.findall(r"\d+(?:\.\d+)?|[a-z]+|,", part):
+            tokens.extend(_fix_token(tok).split())
+        s = " ".join(tokens)
+        for pattern, repl in PHRASE_FIXES:
+            s = re.sub(pattern, repl, s)
+        s = re.sub(r"(?:, )+,", ",", s).strip(" ,")
+        if s:
+            sentences.append(s)
+    return sentences
+
+
+def _prepare(sentence: str) -> str:
+    for pattern, repl in IDIOMS:
+        sentence = re.sub(pattern, repl, sentence)
+    return re.sub(PSEUDO_NEGATIONS, "unsure", sentence)
+
+
+def _negated(sentence: str, start: int) -> bool:
+    for tok in reversed(sentence[:start].split()[-NEGATION_WINDOW:]):
+        if tok in BREAKERS:
+            return False
+        if tok in NEGATORS:
+            return True
+    return False
+
+
+def _clause(sentence: str, start: int, end: int) -> str:
+    left = sentence.rfind(" , ", 0, start)
+    right = sentence.find(" , ", end)
+    return sentence[left + 1 if left >= 0 else 0 : right if right >= 0 else len(sentence)]
+
+
+def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
+    """Concepts present in `text` -> the words that matched; plus notes on matches that were dropped."""
+    sentences = [_prepare(s) for s in normalize(text)]
+    framed = [bool(FRAMES.search(s)) for s in sentences]
+    actual = [bool(ACTUAL.search(s)) for s in sentences]
+    message_is_study = any(framed) and not any(actual)
+    about_pet = [bool(PET.search(s)) and not HUMAN.search(s) for s in sentences]
+    found: dict[str, str] = {}
+    dropped: list[str] = []
+    for s, is_framed, is_actual, is_pet in zip(sentences, framed, actual, about_pet):
+        for name, c in CONCEPTS.items():
+            for pattern in c.patterns:
+                for m in pattern.finditer(s):
+                    why = None
+                    if _negated(s, m.start()):
+                        why = "negated"
+                    elif c.unless is not None and c.unless.search(s):
+                        why = "explained by context"
+                    elif PAST.search(clause := _clause(s, m.start(), m.end())) and not PRESENT.search(clause):
+                        why = "past event"
+                    elif not c.crisis and (message_is_study or (is_framed and not is_actual)):
+                        why = "study/hypothetical question"
+                    elif not c.crisis and is_pet:
+                        why = "about an animal"
+                    if why is None:
+                        found.setdefault(name, m.group(0))
+                        break
+                    dropped.append(f"{c.label} ({why})")
+                if name in found:
+                    break
+    return found, [d for i, d in enumerate(dropped) if d not in dropped[:i]]
+
+
+def _guidance(level: str, fired: list[Rule]) -> str:
+    if level == "emergency":
+        tip = next((TIPS[r.tip] for r in fired if r.level == E and r.tip), "")
+        text = EMERGENCY_GUIDANCE.format(tip=tip)
+        if any(r.level == C for r in fired):  # e.g. an overdose taken to die: ambulance first, then crisis lines
+            text += "\n\n" + CRISIS_GUIDANCE
+        return text
+    return {"crisis": CRISIS_GUIDANCE, "urgent": URGENT_GUIDANCE}.get(level, "")
+
+
+def triage(text: str) -> Triage:
+    """Classify a user message as emergency / crisis / urgent / routine (see the module docstring)."""
+    found, dropped = _find_concepts(text or "")
+    present = set(found)
+    fired = [r for r in RULES if r.fires(present)]
+    if not fired:
+        reason = "no warning signs found"
+        if dropped:
+            reason += "; ignored: " + ", ".join(dropped[:4])
+        return Triage("routine", reason, "")
+    level = min((r.level for r in fired), key=LEVELS.index)
+    # reasons: the deciding level first, then a crisis that rides along with an emergency
+    shown = [r for r in fired if r.level == level] + [r for r in fired if level == E and r.level == C]
+    parts, seen = [], set()
+    for r in shown:
+        part = f"{r.label}: " + " + ".join(CONCEPTS[c].label for c in r.evidence(present))
+        if r.label not in seen:
+            parts.append(part)
+            seen.add(r.label)
+    return Triage(level, "; ".join(parts[:3]), _guidance(level, fired))
+
+
+# -----------------------------------------------------------------------------------------------
+# Model output cleaning and final reply assembly
+
+# Turn headers the model may leak. Assistant headers are removed (the text after them is the
+# reply); a user/system header means the model began writing the next turn: cut there.
+_ASSISTANT_HEADER = re.compile(
+    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:\*\*)?(?:assistant|doctor|chatdoctor|response|answer|bot|ai|model)(?:\*\*)?"
+    r"[ \t]*(?::(?:\*\*)?[ \t]*|\n|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_USER_HEADER = re.compile(
+    r"^[ \t]*(?:#{1,4}[ \t]*)?(?:\*\*)?(?:user|patient|human|system|instruction|input|question)(?:\*\*)?"
+    r"[ \t]*(?::|\n|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SPECIAL = re.compile(r"<\|[^|<>]{1,40}\|>")
+_END_OF_TURN = re.compile(r"<\|(?:eot_id|im_end|end_of_text|endoftext|eom_id|end)\|>|</s>")
+# "<|start_header_id|>assistant<|end_header_id|>" and "<|im_start|>assistant": header + role
+_HEADER_BLOCK = re.compile(
+    r"<\|start_header_id\|>\s*(\w+)\s*<\|end_header_id\|>\s*|<\|im_start\|>\s*(\w+)?[ \t]*\n?", re.IGNORECASE
+)
+
+
+def clean_model_output(text: str, special_tokens: Iterable[str] = ()) -> str:
+    """Strip special tokens and leaked role headers; cut where the model starts another turn."""
+    text = (text or "").replace("\r\n", "\n")
+    # a chat-template header for a user/system turn after some reply text = the next turn: cut
+    for m in _HEADER_BLOCK.finditer(text):
+        role = (m.group(1) or m.group(2) or "").lower()
+        if role and role != "assistant" and text[: m.start()].strip(" \n") and _SPECIAL.sub("", text[: m.start()]).strip():
+            text = text[: m.start()]
+            break
+    text = _HEADER_BLOCK.sub("", text)
+    # text after an end-of-turn token is not this reply (leading ones are just dropped)
+    for m in _END_OF_TURN.finditer(text):
+        if _SPECIAL.sub("", text[: m.start()]).strip():
+            text = text[: m.start()]
+            break
+    for tok in special_tokens or ():
+        if tok and len(tok) > 1:
+            # another template's end-of-turn token (Gemma's "<end_of_turn>", "</s>") ends the reply too
+            if re.search(r"eot|end|</s>", tok, re.IGNORECASE) and (i := text.find(tok)) >= 0 and text[:i].strip():
+                text = text[:i]
+            text = text.replace(tok, "")
+    text = _SPECIAL.sub("", text)
+    text = re.sub(r"<\|[^>]*$", "", text)  # a special token cut in half by streaming
+    # the next user turn written by the model: cut at its header (if there is reply text before it)
+    for m in _USER_HEADER.finditer(text):
+        if text[: m.start()].strip():
+            text = text[: m.start()]
+            break
+        text = text[m.end():]  # a user header before any reply text: drop just the header
+        break
+    text = _ASSISTANT_HEADER.sub("", text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# A model-written disclaimer sentence (ours is added by code, exactly once).
+_MODEL_DISCLAIMER = re.compile(
+    r"(?:^|(?<=[.!?\n]))[ \t]*(?:\*\*|_)?(?:⚕️?\s*)?(?:disclaimer\b[^\n]*"
+    r"|[^.!?\n]*\b(?:not (?:a )?(?:substitute|replacement) for (?:professional )?(?:medical )?(?:advice|care|diagnosis)"
+    r"|(?:is|does) not (?:constitute |replace )?(?:professional )?medical advice"
+    r"|for (?:general )?informational purposes only)\b[^.!?\n]*[.!?]?)(?:\*\*|_)?",
+    re.IGNORECASE,
+)
+
+
+def _clean_body(model_text: str) -> str:
+    text = clean_model_output(model_text)
+    if not text:
+        return ""
+    from medchat.boilerplate import strip_boilerplate  # lazy: keeps `import medchat.safety` light
+
+    paragraphs = []
+    # cleaned per paragraph so the model's line breaks and lists survive
+    for para in re.split(r"\n\s*\n", text):
+        para = para.replace(DISCLAIMER, "")
+        para = _MODEL_DISCLAIMER.sub("", para)
+        para = strip_boilerplate(para).text if para.strip() else ""
+        if para.strip():
+            paragraphs.append(para.strip())
+    return "\n\n".join(paragraphs)
+
+
+def finalize_reply(user_text: str, model_text: str, triage_result: Triage | None = None) -> str:
+    """The text the app shows: triage guidance, the cleaned model text, the disclaimer (once, last).
+
+    Prefix-consistent: for every prefix of a streamed reply the layout is the same, so the app
+    calls this on each chunk. `triage_result` saves re-triaging the same message per chunk.
+    """
+    t = triage_result if triage_result is not None else triage(user_text or "")
+    parts = [t.guidance.strip(), _clean_body(model_text), DISCLAIMER]
+    return "\n\n".join(p for p in parts if p)
+
+
+# -----------------------------------------------------------------------------------------------
+# Input validation
+
+
+class InputError(ValueError):
+    """A user message that cannot be sent to the model; str(err) is a friendly message."""
+
+
+def validate_user_message(text: str, max_chars: int = 4000) -> str:
+    """Cleaned message (control characters removed, whitespace trimmed) or InputError.
+
+    HTML is left alone: the UI renders it as text.
+    """
+    if text is None or not isinstance(text, str):
+        raise InputError("Please type a message — it was empty.")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    cleaned = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    if not cleaned.strip():
+        if text.strip() and cleaned != text:
+            raise InputError("Your message contained only control characters. Please type your question as text.")
+        raise InputError("Please type a message — it was empty.")
+    cleaned = cleaned.strip()
+    if len(cleaned) > max_chars:
+        raise InputError(
+            f"Your message is {len(cleaned)} characters long; the limit is {max_chars} characters. "
+            "Please shorten it (a summary of the main symptoms is enough)."
+        )
+    return cleaned
+
+
+# -----------------------------------------------------------------------------------------------
+# Labelled cases report: python -m medchat.safety --report [FILE]
+
+DEFAULT_CASES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "triage_cases.jsonl"
+FLAGGED = ("emergency", "crisis")
+
+
+def load_cases(path: str | Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def score_cases(cases: list[dict]) -> dict:
+    """Per-level recall, emergency+crisis recall, false alarms, accuracy and the misses."""
+    rows = [(c, triage(c["text"])) for c in cases]
+    per_level = {}
+    for level in LEVELS:
+        labelled = [(c, t) for c, t in rows if c["level"] == level]
+        hits = sum(t.level == level for _, t in labelled)
+        per_level[level] = {"n": len(labelled), "hits": hits, "recall": hits / len(labelled) if labelled else float("nan")}
+    flagged = [(c, t) for c, t in rows if c["level"] in FLAGGED]
+    calm = [(c, t) for c, t in rows if c["level"] not in FLAGGED]
+    caught = sum(t.level in FLAGGED for _, t in flagged)
+    alarms = sum(t.level in FLAGGED for _, t in calm)
+    correct = sum(t.level == c["level"] for c, t in rows)
+    return {
+        "n": len(rows),
+        "per_level": per_level,
+        "flagged_recall": caught / len(flagged) if flagged else float("nan"),
+        "flagged_caught": caught,
+        "flagged_n": len(flagged),
+        "false_alarms": alarms,
+        "calm_n": len(calm),
+        "false_alarm_rate": alarms / len(calm) if calm else 0.0,
+        "accuracy": correct / len(rows) if rows else float("nan"),
+        "misses": [
+            {"text": c["text"], "expected": c["level"], "got": t.level, "reason": t.reason, "note": c.get("note", "")}
+            for c, t in rows if t.level != c["level"]
+        ],
+    }
+
+
+def format_report(path: str | Path, s: dict) -> str:
+    lines = [f"triage report: {path} ({s['n']} cases)", "", f"{'level':<10} {'n':>4} {'recall':>7}"]
+    for level, d in s["per_level"].items():
+        lines.append(f"{level:<10} {d['n']:>4} {d['recall']:>7.3f}")
+    lines += [
+        "",
+        f"emergency+crisis flagged (recall): {s['flagged_caught']}/{s['flagged_n']} = {s['flagged_recall']:.3f}",
+        f"false alarms (urgent/routine flagged emergency/crisis): {s['false_alarms']}/{s['calm_n']} = "
+        f"{s['false_alarm_rate']:.3f}",
+        f"overall accuracy (exact level): {s['accuracy']:.3f}",
+        "",
+        f"misses ({len(s['misses'])}):",
+    ]
+    for m in s["misses"]:
+        lines.append(f"  [{m['expected']} -> {m['got']}] {m['text']!r}  ({m['reason']})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m medchat.safety", description=__doc__.split("\n")[0])
+    ap.add_argument("--report", nargs="?", const=str(DEFAULT_CASES), metavar="FILE",
+                    help=f"score triage on labelled jsonl cases (default {DEFAULT_CASES})")
+    ap.add_argument("--triage", metavar="TEXT", help="triage one message and print the result")
+    args = ap.parse_args(argv)
+    if args.triage is not None:
+        t = triage(args.triage)
+        print(f"{t.level}: {t.reason}\n\n{t.guidance}".rstrip())
+        return 0
+    if args.report is None:
+        ap.print_help()
+        return 2
+    print(format_report(args.report, score_cases(load_cases(args.report))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

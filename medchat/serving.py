@@ -1,0 +1,335 @@
+"""Fast serving of a 4-bit base with a LoRA adapter.
+
+Two measured levers (see `benchmarks/README.md` for the numbers):
+
+* `merge_and_requantize(model)`: fold the LoRA adapter into the NF4 base, on the GPU: dequantize each 4-bit weight,
+  add the adapter's delta, quantize again with the same settings (block size, double quant, NF4). The result is a
+  plain 4-bit model with no adapter modules (fewer kernels per token). Re-quantizing rounds part of the adapter's
+  delta away: `logit_drift` measures how much, and callers should check it before serving a merged model.
+* `FastServingModel(model)`: decoding with a static KV cache whose single-token step is captured once as a CUDA graph
+  and replayed for every new token (no Python or kernel-launch cost per layer). Prefill stays eager. It exposes the
+  subset of `model.generate` that `medchat.generation` uses (streamer, stopping criteria, eos ids, sampling with
+  temperature / top-p / top-k / repetition penalty), so `stream_reply(FastServingModel(model), ...)` works
+  unchanged; anything else falls back to `model.generate`. Without CUDA (or with `cuda_graphs=False`, e.g. on
+  ZeroGPU where a process may not keep GPU state between calls) the same static-cache loop runs eagerly.
+
+Both work on a plain `transformers` causal LM or a `peft` model around one (adapter unmerged).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- merge the adapter into the 4-bit base
+
+
+@torch.no_grad()
+def merge_and_requantize(model, adapter_name: str | None = None):
+    """Merge the (active) LoRA adapter of a peft model over a bitsandbytes 4-bit base into the base weights and
+    return the base model (adapter modules removed). Works on the weights' own device (peft's own 4-bit merge
+    round-trips every weight through the CPU). Non-4-bit LoRA layers are merged by peft as usual."""
+    import bitsandbytes as bnb
+    import bitsandbytes.functional as bnbf
+    from peft.tuners.lora import LoraLayer
+
+    for module in model.modules():
+        if not isinstance(module, LoraLayer):
+            continue
+        base = module.get_base_layer()
+        names = [adapter_name] if adapter_name else list(module.active_adapters)
+        names = [n for n in names if n in module.lora_A]
+        if not names:
+            continue
+        if not isinstance(base, bnb.nn.Linear4bit):
+            module.merge(adapter_names=names)
+            continue
+        weight = base.weight
+        state = weight.quant_state
+        if getattr(state, "packing_format_for_cpu", False):  # bitsandbytes repacks 4-bit weights for CPU inference
+            weight.data, weight.quant_state = bnbf._convert_weight_packed_for_cpu_inverse(weight.data, state)
+            state = weight.quant_state
+        merged = bnbf.dequantize_4bit(weight.data, state).to(torch.float32)
+        for name in names:
+            merged += module.get_delta_weight(name).to(torch.float32)
+        merged = merged.to(state.dtype)
+        packed, new_state = bnbf.quantize_4bit(
+            merged,
+            blocksize=state.blocksize,
+            compress_statistics=state.nested,
+            quant_type=state.quant_type,
+            quant_storage=weight.quant_storage,
+        )
+        base.weight = bnb.nn.Params4bit(
+            data=packed,
+            requires_grad=False,
+            quant_state=new_state,
+            blocksize=state.blocksize,
+            compress_statistics=state.nested,
+            quant_type=state.quant_type,
+            quant_storage=weight.quant_storage,
+            module=base,
+            bnb_quantized=True,
+        )
+        del merged
+    return model.unload() if hasattr(model, "unload") else model
+
+
+@torch.no_grad()
+def logit_drift(reference_logits: torch.Tensor, other_logits: torch.Tensor) -> dict[str, float]:
+    """How far `other` is from `reference` (same inputs): relative L2 of the logits, mean KL(ref || other) of the
+    next-token distributions, max |Δlogit| and top-1 agreement."""
+    ref = reference_logits.float().flatten(0, -2)
+    oth = other_logits.float().flatten(0, -2)
+    log_p = torch.log_softmax(ref, -1)
+    log_q = torch.log_softmax(oth, -1)
+    kl = (log_p.exp() * (log_p - log_q)).sum(-1)
+    return {
+        "rel_l2": float((ref - oth).norm() / ref.norm().clamp(min=1e-12)),
+        "kl_mean": float(kl.mean()),
+        "max_abs": float((ref - oth).abs().max()),
+        "top1_agree": float((ref.argmax(-1) == oth.argmax(-1)).float().mean()),
+    }
+
+
+# --------------------------------------------------------------------------- static cache + CUDA-graph decoding
+
+
+def _cache_kwarg(model) -> str:
+    """transformers renamed `past_key_values` to `cache` in the model forward (5.2x); use whichever it takes."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(type(base).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+class StaticDecoder:
+    """Prefill + one-token decode steps over a `StaticCache` for a fixed batch size, with the decode step replayed
+    as a CUDA graph when `cuda_graph` is on. Rows are left padded; every row shares the cache slot and carries its
+    own position. Masks are built here as 4-D boolean tensors, so no mask code of transformers runs in the step."""
+
+    def __init__(self, model, batch_size: int = 1, max_cache_len: int = 2048, cuda_graph: bool | None = None):
+        from transformers import StaticCache
+
+        self.model = model
+        self.config = model.config
+        self.batch_size = int(batch_size)
+        self.max_cache_len = int(max_cache_len)
+        self.device = _model_device(model)
+        self.cuda_graph = (self.device.type == "cuda") if cuda_graph is None else bool(cuda_graph)
+        self.cache_kw = _cache_kwarg(model)
+        self.cache = StaticCache(config=self.config, max_cache_len=self.max_cache_len)
+        b, length, dev = self.batch_size, self.max_cache_len, self.device
+        with torch.inference_mode():
+            self.tok = torch.zeros((b, 1), dtype=torch.long, device=dev)
+            self.pos = torch.zeros((b, 1), dtype=torch.long, device=dev)
+            self.cur = torch.zeros((1, 1), dtype=torch.long, device=dev)
+            self.valid = torch.zeros((b, length), dtype=torch.bool, device=dev)
+            self.logits = None
+        self.graph = None
+        self.length = 0  # tokens in the cache (host copy of `cur`)
+
+    # -- the pieces
+    def reset(self) -> None:
+        self.cache.reset()
+        self.valid.zero_()
+        self.cur.zero_()
+        self.pos.zero_()
+        self.length = 0
+
+    def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the prompt (left padded, [batch, T]) and return the last position's logits [batch, vocab]."""
+        b, t = input_ids.shape
+        if b != self.batch_size:
+            raise ValueError(f"batch {b} != decoder batch {self.batch_size}")
+        if t >= self.max_cache_len:
+            raise ValueError(f"prompt of {t} tokens does not fit a cache of {self.max_cache_len}")
+        self.reset()
+        input_ids = input_ids.to(self.device)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        attention_mask = attention_mask.to(self.device).bool()
+        self.valid[:, :t] = attention_mask
+        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        idx = torch.arange(t, device=self.device)
+        mask = torch.zeros((b, 1, t, self.max_cache_len), dtype=torch.bool, device=self.device)
+        mask[:, :, :, :t] = (idx[:, None] >= idx[None, :])[None, None] & attention_mask[:, None, None, :]
+        # A padding query attends to itself only: a row with no key at all would give NaN and poison the cache.
+        mask[:, :, idx, idx] = True
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=mask,
+            position_ids=position_ids,
+            use_cache=True,
+            logits_to_keep=1,
+            **{self.cache_kw: self.cache},
+        )
+        self.cur.fill_(t)
+        self.pos.copy_(position_ids[:, -1:] + 1)
+        self.length = t
+        return out.logits[:, -1, :]
+
+    def _step(self) -> torch.Tensor:
+        self.valid.scatter_(1, self.cur.expand(self.batch_size, 1), True)
+        out = self.model(
+            input_ids=self.tok,
+            attention_mask=self.valid[:, None, None, :],
+            position_ids=self.pos,
+            use_cache=True,
+            **{self.cache_kw: self.cache},
+        )
+        self.pos.add_(1)
+        self.cur.add_(1)
+        return out.logits[:, -1, :]
+
+    def capture(self) -> None:
+        """Record the decode step as a CUDA graph (after a warm-up on a dummy prompt); state is reset after."""
+        if not self.cuda_graph or self.graph is not None:
+            return
+        with torch.inference_mode():
+            dummy = torch.zeros((self.batch_size, 4), dtype=torch.long, device=self.device)
+            self.prefill(dummy)
+            stream = torch.cuda.Stream(self.device)
+            stream.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(stream):
+                for _ in range(2):
+                    self._step()
+            torch.cuda.current_stream(self.device).wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                self.logits = self._step()
+            self.graph = graph
+            self.reset()
+
+    def decode(self, next_tokens: torch.Tensor) -> torch.Tensor:
+        """Feed one token per row and return the next logits [batch, vocab] (a static buffer under CUDA graphs:
+        read or copy it before the next call)."""
+        if self.length + 1 > self.max_cache_len:
+            raise ValueError("the static cache is full")
+        self.tok.copy_(next_tokens.view(self.batch_size, 1))
+        self.length += 1
+        if self.graph is not None:
+            self.graph.replay()
+            return self.logits
+        return self._step()
+
+
+def _logits_processors(repetition_penalty, temperature, top_k, top_p, do_sample):
+    from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    procs = LogitsProcessorList()
+    if repetition_penalty is not None and float(repetition_penalty) != 1.0:
+        procs.append(RepetitionPenaltyLogitsProcessor(penalty=float(repetition_penalty)))
+    if do_sample:
+        if temperature is not None and float(temperature) != 1.0:
+            procs.append(TemperatureLogitsWarper(float(temperature)))
+        if top_k is not None and int(top_k) > 0:
+            procs.append(TopKLogitsWarper(top_k=int(top_k)))
+        if top_p is not None and float(top_p) < 1.0:
+            procs.append(TopPLogitsWarper(top_p=float(top_p)))
+    return procs
+
+
+class FastServingModel:
+    """A drop-in for `model` in `medchat.generation.stream_reply` / `generate_replies`: `generate` runs the static
+    cache decoder (CUDA graph when available) for the batch sizes it was built for and falls back to
+    `model.generate` for anything else. Attribute access is forwarded to the wrapped model."""
+
+    _SUPPORTED = {
+        "input_ids", "attention_mask", "max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_p",
+        "top_k", "repetition_penalty", "eos_token_id", "pad_token_id", "streamer", "stopping_criteria",
+    }
+
+    def __init__(self, model, max_cache_len: int = 4096, cuda_graphs: bool | None = None, batch_sizes=(1,)):
+        self.model = model
+        self.max_cache_len = int(max_cache_len)
+        self.cuda_graphs = cuda_graphs
+        self.decoders: dict[int, StaticDecoder] = {}
+        for b in batch_sizes:
+            self.decoder(b)
+
+    def __getattr__(self, name):
+        if name == "model":  # not yet set (during unpickling, say)
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def decoder(self, batch_size: int) -> StaticDecoder:
+        if batch_size not in self.decoders:
+            dec = StaticDecoder(self.model, batch_size, self.max_cache_len, self.cuda_graphs)
+            dec.capture()
+            self.decoders[batch_size] = dec
+        return self.decoders[batch_size]
+
+    def generate(self, input_ids=None, attention_mask=None, **kwargs):
+        unsupported = set(kwargs) - self._SUPPORTED
+        prompt_len = input_ids.shape[1] if input_ids is not None else 0
+        max_new = int(kwargs.get("max_new_tokens") or self.model.generation_config.max_new_tokens or 256)
+        if (unsupported or input_ids is None or input_ids.shape[0] not in self.decoders
+                or prompt_len + max_new > self.max_cache_len):
+            return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        kwargs["max_new_tokens"] = max_new
+        return self._generate(input_ids, attention_mask, **kwargs)
+
+    @torch.inference_mode()
+    def _generate(self, input_ids, attention_mask, *, max_new_tokens, do_sample=None, temperature=None, top_p=None,
+                  top_k=None, repetition_penalty=None, eos_token_id=None, pad_token_id=None, streamer=None,
+                  stopping_criteria=None, min_new_tokens=None, **_):
+        gen_cfg = self.model.generation_config
+        pick = lambda value, default: default if value is None else value  # noqa: E731
+        do_sample = bool(pick(do_sample, gen_cfg.do_sample))
+        procs = _logits_processors(
+            pick(repetition_penalty, gen_cfg.repetition_penalty),
+            pick(temperature, gen_cfg.temperature),
+            pick(top_k, gen_cfg.top_k),
+            pick(top_p, gen_cfg.top_p),
+            do_sample,
+        )
+        eos = eos_token_id if eos_token_id is not None else gen_cfg.eos_token_id
+        eos = [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
+        pad = pick(pad_token_id, gen_cfg.pad_token_id)
+        pad = pad if pad is not None else (eos[0] if eos else 0)
+        min_new = int(min_new_tokens or 0)
+
+        dec = self.decoder(input_ids.shape[0])
+        device = dec.device
+        ids = input_ids.to(device)
+        if streamer is not None:
+            streamer.put(ids.cpu())
+        eos_t = torch.tensor(eos, device=device) if eos else None
+        unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=device)
+        logits = dec.prefill(ids, attention_mask)
+        for step in range(max_new_tokens):
+            scores = procs(ids, logits.float())
+            if eos_t is not None and step < min_new:
+                scores[:, eos_t] = -float("inf")
+            if do_sample:
+                nxt = torch.multinomial(torch.softmax(scores, -1), num_samples=1).squeeze(1)
+            else:
+                nxt = scores.argmax(-1)
+            nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad))
+            ids = torch.cat([ids, nxt[:, None]], dim=-1)
+            if streamer is not None:
+                streamer.put(nxt.cpu())
+            if eos_t is not None:
+                unfinished &= ~torch.isin(nxt, eos_t)
+            if stopping_criteria is not None:
+                unfinished &= ~stopping_criteria(ids, scores).to(device)
+            if step + 1 == max_new_tokens or not bool(unfinished.any()):
+                break
+            logits = dec.decode(nxt)
+        if streamer is not None:
+            streamer.end()
+        return ids
+
+
+__all__ = ["FastServingModel", "StaticDecoder", "logit_drift", "merge_and_requantize"]

@@ -1,0 +1,185 @@
+"""The chat page in a real browser (Playwright + Debian Chromium): banner, streamed reply with the
+disclaimer, HTML/script in messages rendered harmlessly. Saves tests/artifacts/chat.png.
+
+Runs on the tiny random model (nonsense words, fast). MEDCHAT_BROWSER_MODEL=offline runs it on the
+offline SmolLM2 default instead, for a screenshot with real text (slower)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_app import free_port, import_app
+from tests.test_generation import make_chatty_model_dir
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None,
+                                reason="Debian chromium is not installed")
+
+# Records every distinct text of the newest bot message (to see the reply stream in).
+OBSERVER_JS = """
+() => {
+  window.__botTexts = [];
+  const record = () => {
+    const bots = document.querySelectorAll('[data-testid="bot"]');
+    if (!bots.length) return;
+    const text = bots[bots.length - 1].innerText;
+    const seen = window.__botTexts;
+    if (!seen.length || seen[seen.length - 1] !== text) seen.push(text);
+  };
+  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def url(tiny_model_dir, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("browser")
+        if os.environ.get("MEDCHAT_BROWSER_MODEL") == "offline":
+            from medchat.offline_model import ensure_offline_model
+
+            model_dir = ensure_offline_model()
+        else:
+            model_dir = make_chatty_model_dir(tmp / "chatty", tiny_model_dir)
+        app = import_app(mp, model_dir, tmp)
+        port = free_port()
+        app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        try:
+            yield app, f"http://127.0.0.1:{port}/"
+        finally:
+            app.demo.close()
+            sys.modules.pop("app", None)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _open(browser, address):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(address)
+    page.wait_for_selector("#medchat-disclaimer", timeout=60_000)
+    return page, dialogs
+
+
+def _send(page, text: str) -> None:
+    box = page.get_by_placeholder("Type your health question…")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _wait_for_final_reply(page, disclaimer: str, n_bot: int = 1, timeout: int = 120_000) -> None:
+    page.wait_for_function(
+        """([d, n]) => {
+            const bots = document.querySelectorAll('[data-testid="bot"]');
+            const stop = document.querySelector('button.stop-button, button[aria-label="Stop"]');
+            return bots.length >= n && bots[bots.length - 1].innerText.trim().endsWith(d)
+                && !(stop && stop.offsetParent !== null)
+                && !!document.querySelector('button.submit-button');
+        }""",
+        arg=[disclaimer, n_bot],
+        timeout=timeout,
+    )
+
+
+def _visible_disclaimer() -> str:
+    """The disclaimer as the browser shows it (Markdown emphasis rendered away)."""
+    from medchat.safety import DISCLAIMER
+
+    return DISCLAIMER.strip().strip("*_ ").strip()
+
+
+def test_chat_streams_a_reply_with_the_disclaimer(url, browser, monkeypatch):
+    app, address = url
+    used = []
+    real_stream = app.stream_reply
+
+    def spy(model, tokenizer, messages, settings):
+        used.append(settings)
+        yield from real_stream(model, tokenizer, messages, settings)
+
+    monkeypatch.setattr(app, "stream_reply", spy)
+    page, dialogs = _open(browser, address)
+    assert page.locator("#medchat-disclaimer").is_visible()
+    assert "Not a doctor" in page.locator("#medchat-disclaimer").inner_text()
+    model_line = page.locator("#medchat-model-line").inner_text()
+    assert "Base model" in model_line and "Adapter" in model_line
+    assert page.get_by_role("tab", name="Review").count() == 1
+    disclaimer = _visible_disclaimer()
+
+    # The generation settings reach the handler: a short, greedy reply.
+    page.get_by_text("Generation settings").click()
+    for label, value in (("Max new tokens", "48"), ("Temperature (0 = greedy)", "0")):
+        box = page.locator(f'input[aria-label="number input for {label}"]')
+        box.fill(value)
+        box.press("Tab")
+    page.get_by_text("Generation settings").click()
+
+    page.evaluate(OBSERVER_JS)
+    _send(page, "I have had a mild headache for two days. What can I do?")
+    _wait_for_final_reply(page, disclaimer)
+    texts = [t.strip() for t in page.evaluate("window.__botTexts") if t.strip()]
+    final = page.locator('[data-testid="bot"]').last.inner_text().strip()
+    assert final.endswith(disclaimer)
+    assert len(texts) >= 3, texts  # the reply arrived in several pieces
+    with_disclaimer = [t for t in texts if t.endswith(disclaimer)]
+    assert len(with_disclaimer) >= 2 and len(set(with_disclaimer)) >= 2
+    user = page.locator('[data-testid="user"]').last.inner_text()
+    assert "mild headache" in user
+    assert used and used[-1].max_new_tokens == 48 and used[-1].do_sample is False
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    assert (ARTIFACTS / "chat.png").stat().st_size > 10_000
+    assert dialogs == []
+    page.close()
+
+
+def test_html_and_script_in_messages_are_harmless(url, browser, monkeypatch):
+    app, address = url
+    payload = ('Plain <b>bold</b> text. <script>window.__xss = "reply-script"</script>'
+               '<img src="x" onerror="window.__xss = \'reply-img\'"> <a href="javascript:window.__xss=1">link</a> end.')
+
+    def fake_stream(model, tokenizer, messages, settings):
+        yield payload
+
+    monkeypatch.setattr(app, "stream_reply", fake_stream)
+    page, dialogs = _open(browser, address)
+    _send(page, '<script>alert(1)</script> <b>x</b> <img src=x onerror="alert(2)">')
+    _wait_for_final_reply(page, _visible_disclaimer())
+    page.wait_for_timeout(500)
+    assert dialogs == []
+    assert page.evaluate("window.__xss") is None
+    log = page.locator('[role="log"]')
+    assert log.locator("script").count() == 0
+    assert log.locator("img[onerror]").count() == 0
+    assert log.locator('a[href^="javascript:"]').count() == 0
+    bot_message = page.locator('[data-testid="bot"]').last
+    bot = bot_message.inner_text()
+    assert "Plain <b>bold</b> text." in bot  # shown as text, not parsed
+    assert "<script>" in bot and "<img" in bot
+    assert bot_message.locator("img, script, b").count() == 0
+    user = page.locator('[data-testid="user"]').last.inner_text()
+    assert "x" in user
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat_html.png"), full_page=True)
+    page.close()

@@ -1,0 +1,202 @@
+"""Review tab: access control, view logic (blinding never shown, ratings restored), summary text, wiring."""
+
+import os
+import socket
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import pytest  # noqa: E402
+
+from medchat.review_store import ReviewError, ReviewStore  # noqa: E402
+from medchat.review_ui import (  # noqa: E402
+    RATING_FIELDS,
+    VIEW_FIELDS,
+    AccessDenied,
+    ReviewAccess,
+    build_review_demo,
+    build_review_tab,
+    item_view,
+    md_escape,
+    navigate,
+    save_action,
+    summary_markdown,
+)
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "samples_small.jsonl"
+# Gradio's own queue code trips pandas deprecation warnings; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
+
+
+def profile(username: str) -> gr.OAuthProfile:
+    return gr.OAuthProfile({"name": username.title(), "preferred_username": username,
+                            "profile": f"https://huggingface.co/{username}", "picture": ""})
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_code_delay(monkeypatch):
+    monkeypatch.setattr("medchat.review_ui._FAILED_CODE_DELAY_S", 0)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = ReviewStore(tmp_path / "review.db", blinding_seed=21)
+    s.load_samples_file(FIXTURE)
+    return s
+
+
+def test_access_from_env():
+    open_ = ReviewAccess.from_env({})
+    assert open_.is_open and open_.authorize(" Dr  Who ") == "Dr Who"
+    with pytest.raises(ReviewError):
+        open_.authorize("")
+    code = ReviewAccess.from_env({"MEDCHAT_REVIEW_CODE": "s3cret"})
+    assert code.requires_code and not code.requires_login
+    assert "s3cret" not in repr(code) and "s3cret" not in code.describe()
+    assert code.authorize("ann", "s3cret") == "ann"
+    with pytest.raises(AccessDenied):
+        code.authorize("ann", "wrong")
+    hf = ReviewAccess.from_env({"MEDCHAT_REVIEWERS": "Alice, bob ,", "SPACE_ID": "org/space"})
+    assert hf.reviewers == {"alice", "bob"} and hf.on_space
+    assert hf.authorize("typed name ignored", None, profile("alice")) == "alice"
+    with pytest.raises(AccessDenied, match="Sign in"):
+        hf.authorize("alice", None, None)
+    with pytest.raises(AccessDenied, match="not on the reviewer list"):
+        hf.authorize("mallory", None, profile("mallory"))
+    both = ReviewAccess.from_env({"MEDCHAT_REVIEWERS": "alice", "MEDCHAT_REVIEW_CODE": "c", "SPACE_ID": "x"})
+    with pytest.raises(AccessDenied):
+        both.authorize(None, "nope", profile("alice"))
+    assert both.authorize(None, "c", profile("alice")) == "alice"
+    # off a Space the allow-list cannot be checked: locked, never open
+    local = ReviewAccess.from_env({"MEDCHAT_REVIEWERS": "alice"})
+    assert not local.is_open and "locked" in local.describe()
+    with pytest.raises(AccessDenied, match="only on a Space"):
+        local.authorize("alice", None, profile("alice"))
+
+
+def test_item_view_is_blinded_and_escaping_is_left_to_textboxes(store):
+    view = item_view(store, store.current_set_id, "ann", 1)
+    assert set(view) == set(VIEW_FIELDS)
+    item = store.items()[1]
+    mapping = store.blinding()[item["id"]]
+    assert view["reply_a"] == item["replies"][mapping["A"]] and view["reply_b"] == item["replies"][mapping["B"]]
+    assert "<script>" in view["patient"]  # shown verbatim in a read-only Textbox, never as HTML
+    text = " ".join(str(v) for v in view.values())
+    assert "finetuned" not in text and "base" not in text.replace("database", "")
+    assert view["progress"].endswith("item 2 of 4 · 0 rated")
+    assert view["choice"] is None and all(view[f] in (None, False) for f in RATING_FIELDS)
+
+
+def test_save_then_revisit_restores_and_navigation(store):
+    sid = store.current_set_id
+    with pytest.raises(ReviewError, match="Choose"):
+        save_action(store, sid, "ann", 0, None, {}, "")
+    values = {f: (False if "harmful" in f or "made_up" in f else None) for f in RATING_FIELDS}
+    values |= {"a_accuracy": 4, "b_safety": 2, "b_harmful": True}
+    assert save_action(store, sid, "ann", 0, "B", values, "fine") == "Saved item 1."
+    view = navigate(store, sid, "ann", 0, "next")
+    assert view["index"] == 1 and view["choice"] is None and "1 rated" in view["progress"]
+    back = navigate(store, sid, "ann", 1, "prev")
+    assert back["index"] == 0 and back["choice"] == "B" and back["a_accuracy"] == 4
+    assert back["b_harmful"] is True and back["comment"] == "fine" and "this item is saved" in back["progress"]
+    assert navigate(store, sid, "ann", 3, "first_unrated")["index"] == 1
+    assert navigate(store, sid, "ann", 3, "next")["status"] == "This is the last item."
+    # resume: a returning reviewer lands on the first unrated item
+    resume = navigate(store, sid, "ann", 0, "resume")
+    assert resume["index"] == 1 and "Welcome back" in resume["status"]
+    other = navigate(store, sid, "bob", 0, "resume")
+    assert other["index"] == 0 and other["choice"] is None  # ratings never leak across reviewers
+
+
+def test_summary_markdown(store):
+    sid = store.current_set_id
+    ids = store.item_ids(sid)
+    for i in ids[:3]:
+        store.save_rating("ann", i, "A" if store.blinding()[i]["A"] == "finetuned" else "B", scores_a={"accuracy": 5})
+    store.save_rating("<b>x</b>", ids[0], "tie")
+    md = summary_markdown(store.summary(sid), "s.jsonl")
+    assert "**4 ratings** by 2 reviewers · 3 of 4 items rated" in md
+    assert "win rate vs base: 0.88" in md and "Wilson" in md
+    assert "<b>" not in md
+    assert md_escape("<script>alert(1)</script> *x*") == r"&lt;script&gt;alert\(1\)&lt;/script&gt; \*x\*"
+
+
+def test_tab_builds_in_each_access_mode(store, monkeypatch):
+    for access in (ReviewAccess(), ReviewAccess(code="c")):
+        with gr.Blocks() as demo:
+            with gr.Tab("Review"):
+                tab = build_review_tab(store, str(FIXTURE), access)
+        assert tab.default_set_id == store.current_set_id and "login" not in tab.components
+        assert tab.components["code"].visible is access.requires_code
+        assert tab.components["reference"].interactive is False
+        assert not demo.expects_oauth
+    # on a Space with an allow-list: a LoginButton (OAuth routes are Gradio's business; stubbed here)
+    monkeypatch.setattr("gradio.routes.attach_oauth", lambda app: None)
+    with gr.Blocks() as demo:
+        tab = build_review_tab(store, None, ReviewAccess(reviewers=frozenset({"alice"}), on_space=True))
+    assert isinstance(tab.components["login"], gr.LoginButton) and demo.expects_oauth
+    assert tab.components["reviewer"].interactive is False
+    # a broken default samples file does not break the app
+    with gr.Blocks():
+        tab = build_review_tab(store, str(FIXTURE.parent / "missing.jsonl"), ReviewAccess())
+    assert tab.default_set_id is None and "not found" in tab.load_message
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_server_enforces_access_code(store):
+    from gradio_client import Client
+
+    demo = build_review_demo(store, str(FIXTURE), ReviewAccess(code="letmein"))
+    port = _free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        with pytest.raises(Exception, match="access code"):
+            client.predict("ann", "wrong", api_name="/review_start")
+        out = client.predict("ann", "letmein", api_name="/review_start")
+        assert out[0] == "ann" and "item 1 of 4" in out[1]
+        ratings = [None] * 8 + [False] * 4
+        with pytest.raises(Exception, match="access code"):
+            client.predict("wrong", "A", "", *ratings, api_name="/review_save")
+        assert store.ratings() == []
+        client.predict("letmein", "A", "ok", *ratings, api_name="/review_save")
+        (saved,) = store.ratings()
+        assert saved["reviewer"] == "ann" and saved["comment"] == "ok"
+        with pytest.raises(Exception, match="access code"):
+            client.predict("", api_name="/review_export_json")
+    finally:
+        demo.close()
+
+
+def test_cli_main_builds_and_launches(tmp_path, monkeypatch):
+    from medchat import review_ui
+
+    launched = {}
+
+    def fake_launch(self, **kwargs):
+        launched.update(kwargs, blocks=self)
+
+    monkeypatch.setattr(gr.Blocks, "launch", fake_launch)
+    monkeypatch.delenv("MEDCHAT_REVIEWERS", raising=False)
+    monkeypatch.delenv("MEDCHAT_REVIEW_CODE", raising=False)
+    review_ui.main(["--samples", str(FIXTURE), "--db", str(tmp_path / "cli.db"), "--port", "7999"])
+    assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
+    assert isinstance(launched["blocks"], gr.Blocks)
+    assert ReviewStore(tmp_path / "cli.db").sample_sets()[0].n_items == 4
+
+
+def test_error_toasts_are_escaped(store, tmp_path):
+    from medchat.review_ui import _error
+
+    bad = tmp_path / "<img src=x onerror=alert(1)>.jsonl"
+    bad.write_text("{not json}\n")
+    with pytest.raises(Exception) as err:
+        store.load_samples_file(bad)
+    msg = _error(str(err.value)).message
+    assert "<img" not in msg and "&lt;img" in msg and "line 1" in msg
