@@ -32,6 +32,7 @@ import logging
 import os
 from pathlib import Path
 
+import gradio as gr
 import torch
 
 from medchat.generation import GenerationSettings, build_messages, content_to_text, stream_reply
@@ -152,9 +153,11 @@ def chat(message, history, max_new_tokens=GenerationSettings.max_new_tokens,
         for chunk in generate_stream(text, _plain_history(history), float(max_new_tokens), float(temperature), float(top_p)):
             produced = True
             yield finalize_reply(text, chunk, triage_result)
-    except Exception:
+    except Exception as exc:
         logger.exception("Generation failed")
-        yield "\n\n".join(p for p in (triage_result.guidance, ERROR_REPLY) if p)
+        # gr.Error carries a message meant for users (e.g. ZeroGPU's "quota exceeded"); others stay private.
+        notice = f"{ERROR_REPLY}\n\n{exc.message}" if isinstance(exc, gr.Error) and exc.message else ERROR_REPLY
+        yield "\n\n".join(p for p in (triage_result.guidance, notice) if p)
         return
     if not produced:
         yield finalize_reply(text, EMPTY_REPLY, triage_result)

@@ -105,6 +105,9 @@ def sft_config(overrides: dict, output_dir: str, max_steps: int, cuda: bool):
         kwargs["bf16"] = False
         kwargs["use_liger_kernel"] = False
         kwargs["use_cpu"] = True
+    # The datasets here are tokenized already (input_ids + assistant_masks); TRL masks the labels with the
+    # assistant_masks column itself, and its assistant_only_loss flag only accepts raw conversations.
+    kwargs["assistant_only_loss"] = False
     kwargs.update(
         output_dir=output_dir, max_steps=max_steps, eval_strategy="no", save_strategy="no", logging_steps=10_000,
         report_to="none", include_num_input_tokens_seen="non_padding", disable_tqdm=True, seed=42,

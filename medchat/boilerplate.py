@@ -9,56 +9,69 @@ uses `impersonation_findings` / `boilerplate_findings` to score generated answer
 live reply filter can reuse the same compiled constants.
 
 Design: the stripper cuts only what is boilerplate and keeps every clause that carries
-content. It works in four passes:
+content. Line and paragraph breaks are kept. It works in these passes:
 
-1. **Spacing normalisation** (not a rule, nothing removed): scraped replies often glue
-   sentences ("HCM.It seems", "healthcaremagicThis", "Thank youDr X"); a space is inserted
-   after ``.!?,`` before a letter and between a lowercase run and a capitalised word so the
-   patterns below can see word boundaries.
-2. **Anywhere in the text**
-
-   - ``link``: URLs, ``www.`` addresses, e-mail addresses and phone numbers.
-   - ``contact_ad``: a *clause* that advertises the site or asks the reader to contact this
-     particular doctor ("you can reach me directly through the link below", "rate my
-     answer", "premium features of this website", "mail us at", "send me your pictures",
-     "please revert back", "follow up on healthcaremagic", "visit my clinic"). Only that
-     clause is dropped; "Please consult your dermatologist or use premium features ..."
-     keeps "Please consult your dermatologist".
-   - ``doctor_claim``: first-person claims of being a doctor are cut out of the sentence
-     ("i am Dr. Das", "I'm a dermatologist and", "As a doctor, I ...") and "my patients" /
-     "in my (clinical) practice" are depersonalised ("patients", "in practice").
-   - ``closer``: a clause that is *entirely* a stock closer ("Hope I have answered your
-     query", "hope this helps", "let me know if I can assist you further", "feel free to
-     ask me again", "I will be available to answer your follow up queries"). Closers are
-     matched against a whole clause made only of boilerplate words, so "I hope the cream
-     helps your skin" (content words) is never touched.
-   - ``site_mention``: any remaining clause that names a consultation site ("Thank you for
-     choosing HealthcareMagic") is dropped; a site name inside a content clause is removed
-     as a phrase.
-3. **At the start** (repeated until nothing fires)
+1. ``link`` (on the raw text): URLs, ``www.`` addresses, bare ``.com/.org/.net`` domains,
+   e-mail addresses and phone numbers (10+ digits).
+2. **Spacing normalisation** (not a rule, nothing removed): scraped replies glue sentences
+   ("HCM.It seems", "cloths.hope this helps", "healthcaremagicThis", "Thank youDr X",
+   "creamI hope", "the procedure Hope this helps"); a space (or ". ") is inserted so the
+   patterns below see word and sentence boundaries. A lowercase run must be 3+ letters, so
+   "iCliniq" and "e.g.x" stay whole.
+3. ``doctor_claim``: first-person claims of being a doctor are cut out of the sentence ("i am
+   Dr. Das", "I'm a dermatologist and", "As a doctor, I ...", "If you were my patient,", "If I was the treating doctor") and
+   "my patients" / "in my (clinical) practice" / "my clinic" are depersonalised ("patients",
+   "in practice", "a clinic"). Runs before the signature pass so "I am Dr. X" is not left as
+   "I am".
+4. ``signature`` (end of text): "Dr." plus a name and credentials with no sentence words
+   after it ("Regards, Dr. Asmeet Kaur Sawhney, Dermatologist", "Dr. Ilyas Patel MD",
+   "DrSudarshan MD Dermatology", a clinic address), and "Regards, <Name> MD" (a credential is
+   required when there is no "Dr"). "... as your doctor prescribes" is prose, not a signature.
+5. **Openers** (at the start, repeated until nothing fires)
 
    - ``greeting``: a leading salutation, with the patient's name if any ("Hi Dear,",
-     "Hello Simran,", "HI"). Harmless on its own, so `boilerplate_findings` ignores it.
-   - ``site_welcome``: "Welcome to HealthcareMagic / HCM / Chat Doctor / 'Ask A Doctor'
-     service", "Well come to HCM", a bare "Welcome and ...".
+     "Hello Simran,", "HI", "hello khusbu, [welcome to ...]"). Harmless on its own, so
+     `boilerplate_findings` ignores it. "Hello, There are ..." keeps "There".
+   - ``site_welcome``: "Welcome to HealthcareMagic / HCM / H.C.M. / Chat Doctor / 'Ask A
+     Doctor' service / the forum", "Well come to HCM", a bare "Welcome and ...".
    - ``thanks_opener``: "Thanks for your query / for posting / for writing to us at HCM /
-     for using ...", made of boilerplate words only.
-   - ``query_review``: "I have gone through your query (and)", "I have reviewed your query
-     and here is my advice", "I will suggest you the best possible treatment options".
-4. **At the end** (repeated until nothing fires)
+     for using ...", made only of boilerplate words, so the cut never reaches content.
+   - ``query_review``: "I have gone through (evaluated, reviewed) your query (and)", "I have
+     reviewed your query and here is my advice", "I will suggest you the best possible
+     treatment options".
+6. **Anywhere, clause by clause** (clauses split at , ; : and or/but/and/so)
 
-   - ``signature``: a doctor's signature -- "Dr." plus a name and credentials with no
-     sentence words after it ("Regards, Dr. Asmeet Kaur Sawhney, Dermatologist", "Dr.
-     Ilyas Patel MD", "DrSudarshan MD Dermatology"), "Regards, <Name> MD", and a bare
-     2-4 word name left after a removed sign-off ("... link. Hardik Pitroda").
-   - ``signoff``: trailing clauses such as "Take care", "Regards", "Thanks", "Best
-     wishes", "Wish you good health", "Good luck", "All the best", "Get well soon", "Have a
-     nice day", "Bye" -- only at the end, because "take care to avoid sunburn" mid-text is
-     advice.
+   - ``contact_ad``: a clause that advertises the site or asks the reader to contact this
+     particular doctor ("you can reach me directly through the link below", "rate my answer",
+     "premium features of this website", "mail us at", "send me your pictures", "please
+     revert back", "get back to me with", "call me on", "follow up on healthcaremagic", "visit
+     my clinic"). That clause and the rest of its sentence (which continues the request:
+     "... so that I can help you better") are dropped; earlier clauses stay ("Please consult
+     your dermatologist or use premium features ..." keeps "Please consult your
+     dermatologist"). A long run-on clause keeps its start up to a soft boundary ("it would",
+     "if", "please") just before the trigger.
+   - ``closer``: a clause that is *entirely* a stock closer ("Hope I have answered your
+     query", "hope this helps", "Hope you get better", "let me know if I can assist you
+     further", "feel free to ask me again", "(if) you require any further assistance", "I will
+     be available to answer your follow up queries"). Closers are matched against a whole
+     clause made only of boilerplate words, so "I hope the cream helps your skin" (content
+     words) is never touched.
+   - ``site_mention``: a clause that names a consultation site and little else ("Thank you for
+     choosing HealthcareMagic") is dropped; a site name left inside a content clause is cut as
+     a phrase.
+7. **At the end** (repeated until nothing fires)
+
+   - ``signoff``: trailing clauses such as "Take care", "Regards", "Thanks (a lot)", "Best
+     wishes", "Wish you good health (always)", "Good luck", "All the best", "Get well soon",
+     "Have a nice day", "Our best wishes", "Bye", "Ok" -- only at the end, because "take care
+     to avoid sunburn" mid-text is advice. Also an unpunctuated tail glued to the last
+     sentence ("... if it persists take care", "... --regards").
+   - ``closer`` at the end as above, and ``signature`` again for a bare 2-4 word name left
+     after a removed sign-off ("... link. Hardik Pitroda").
 
 Everything else is kept verbatim. The first letter is re-capitalised when an opener was cut
 from the middle of a sentence ("I have gone through your query and hair loss is ..." ->
-"Hair loss is ...").
+"Hair loss is ..."). The function is idempotent up to spacing.
 
 `impersonation_findings` reports what still impersonates after cleaning: a named site, a
 named or signing doctor, a first-person doctor claim. "See a doctor" / "your doctor" are
@@ -127,7 +140,7 @@ _PUNCT_TAIL = r"[\s,.!:;\-–—…'\"‘’“”]*"
 # here: it is also the abbreviation of hypertrophic cardiomyopathy, so it only counts as a
 # site in site contexts (HCM_SITE_CONTEXT_RE / the opener patterns).
 SITE_NAME_PATTERN = (
-    r"(?:health\s?[a-z]{0,5}\s?magic|i\s?cliniq|chat\s?doctor|practo|lybrate|justanswer|docsapp"
+    r"(?:health[\s-]?[a-z]{0,5}[\s-]?magic|i\s?cliniq|chat\s?doctor|practo|lybrate|justanswer|docsapp"
     r"|healthtap|medhelp|doctor\s?spring|zocdoc|mfine|ask\s?the\s?doctor"
     r"|['‘’\"]?ask\s+a\s+doctor['‘’\"]?\s+service)"
     r"(?:\s*\.\s*(?:com|in|org|net))?" + _END
@@ -188,19 +201,25 @@ THANKS_OPENER_RE = re.compile(
 )
 # "hello khusbu, welcome to HCM": a short salutation (any name) right before a site welcome.
 _GREETING_BEFORE_WELCOME_RE = re.compile(
-    r"^\W*(?:hi+|hello+|hey+|dear|greetings|namaste)\b[^.!?\n]{0,40}?"
+    r"^\W*(?:hi+|hello+|hey+|dear|greetings|namaste)\b[^!?\n]{0,40}?"
     r"(?=(?:and\s+)?(?:welcome|well\s?come)\s+(?:back\s+)?(?:to|t|on|at)\s)",
     _I,
 )
 # Unpunctuated sign-off glued to the last sentence: "... if you have more problems take care".
+_TRAILING_UNIT = (
+    r"(?:ok(?:ay)?\W*)?(?:take\s*care|thanks?(?:\s+(?:a\s+lot|very\s+much|so\s+much))?|thank\s*(?:you|u)|regards|bye|"
+    r"good\s+luck|all\s+the\s+best|have\s+a?\s*nice\s+day|get\s+well\s+soon|cheers|"
+    r"thanks?\s+for\s+(?:trusting|choosing|asking|using|writing|posting|consulting)(?:\s+(?:us|me|"
+    + SITE_NAME_PATTERN + r"|HCM))?|(?:our|my)\s+best\s+wishes|with\s+(?:good|best)\s+(?:health\s+)?wishes|"
+    r"(?:i\s+)?wish(?:ing)?\s+you\s+(?:a\s+)?(?:good|best|speedy|quick)\s+(?:of\s+)?(?:health|recovery|luck)(?:\s+always)?)"
+)
 _TRAILING_SIGNOFF_RE = re.compile(
-    r"(?<=[a-z0-9)])\s+(?:take\s+care|thanks?|thank\s*(?:you|u)|regards|bye|good\s+luck|all\s+the\s+best|"
-    r"have\s+a\s+nice\s+day|get\s+well\s+soon|cheers)\W*$",
+    r"(?:(?<=[a-z0-9)])\s+|\s*-{2,}\s*)" + _TRAILING_UNIT + r"(?:[\s,.!&-]+(?:and\s+)?" + _TRAILING_UNIT + r")*\W*$",
     _I,
 )
 QUERY_REVIEW_RE = re.compile(
     r"^(?:i\s+|we\s+)?(?:have\s+|had\s+)?(?:carefully\s+|thoroughly\s+)?"
-    r"(?:gone\s+through|go\s+through|went\s+through|read|reviewed|noted|seen|checked|studied|understood)\s+"
+    r"(?:gone\s+through|go\s+through|went\s+through|read|reviewed|noted|seen|checked|studied|understood|evaluated)\s+"
     r"(?:through\s+)?(?:your|ur|the|all\s+the|all\s+your)\s+"
     r"(?:query|queries|question|questions|post|message|case|history|details|complaints?|concern)"
     r"(?:\s+(?:in\s+detail|carefully|thoroughly|completely))?"
@@ -228,7 +247,8 @@ _CLOSER_BAG = (
     r"back|here|follow|up|followup|follow-up|later|free|feel|ask|contact|write|reach|message|"
     r"ping|discuss|revert|which|also|much|lot|a|just|wish|glad|happy|so|on|about|regarding|"
     r"same|through|by|service|we|do|let|know|waiting|available|hear|from|soon|best|possible|"
-    r"given|provided|hopefully|good|great|day|satisf(?:y|ies|ied|actory)|willing|give|unclear|clear|confusing|doubtful|answering|thing|things"
+    r"given|provided|hopefully|good|great|day|satisf(?:y|ies|ied|actory)|willing|give|able|i've|ive|these|informations?|benefit|benefits|treatment|recovery|"
+    r"fine|better|improve|recover|well|feel|assistance|future|unclear|clear|confusing|doubtful|answering|thing|things"
 )
 _BAG_WORDS = r"(?:\s+(?:" + _CLOSER_BAG + r")\b)"
 CLOSER_PATTERN = (
@@ -243,6 +263,10 @@ CLOSER_PATTERN = (
     # "(if you have any further queries) you can ask/contact me (again)"
     r"|(?:(?:if|in\s+case|incase|for)" + _BAG_WORDS + r"{1,10}\s*,?\s*)?(?:you\s+(?:can|may)\s+|please\s+|do\s+)?"
     r"(?:ask|contact|write\s+to|message|consult)\s+(?:me|us)" + _BAG_WORDS + r"{0,10}"
+    # "(if) you require any further assistance in future"
+    r"|(?:(?:if|in\s+case|incase)\s+)?you\s+(?:require|need|have)" + _BAG_WORDS + r"{1,10}"
+    # "do get back to me in case you need any help"
+    r"|(?:please\s+|do\s+|kindly\s+)?get\s+back\s+to\s+(?:me|us)" + _BAG_WORDS + r"{0,10}"
     # "I will be available to answer your follow up queries"
     r"|(?:i|we)\s+(?:will|would|shall)\s+be\s+(?:available|glad|happy)" + _BAG_WORDS + r"{0,14}"
     # "I have tried to answer your query", "glad to help"
@@ -258,17 +282,18 @@ CLOSER_PATTERN = (
 SIGNOFF_PATTERN = (
     r"(?:"
     r"(?:with\s+)?(?:kind|best|warm|warmest)?\s*regards?"
-    r"|thanks?(?:\s+(?:and|&)\s+regards)?|thank\s*(?:you|u)(?:\s+very\s+much)?|thnx|thx|thanx|tnx"
+    r"|thanks?(?:\s+(?:and|&)\s+regards|\s+(?:a\s+lot|very\s+much|so\s+much))?|thank\s*(?:you|u)(?:\s+very\s+much)?|thnx|thx|thanx|tnx"
     r"|many\s+thanks|thanking\s+you|sincerely|yours\s+(?:truly|sincerely|faithfully)"
     r"|(?:take|tk)\s*care(?:\s+of\s+(?:yourself|your\s+health))?"
     r"|(?:(?:i\s+)?wish(?:ing)?\s+you|wish)\s+(?:a\s+)?(?:good|best|better|great|speedy|quick|fast|all\s+the\s+best|the\s+best)"
-    r"(?:\s+of)?(?:\s+(?:health|luck|recovery|life|day))?(?:\s+(?:and\s+)?(?:speedy\s+)?recovery)?"
+    r"(?:\s+of)?(?:\s+(?:health|luck|recovery|life|day))?(?:\s+(?:and\s+)?(?:speedy\s+)?recovery)?(?:\s+always)?"
     r"|(?:i\s+)?wish\s+you\s+(?:feel|get)\s+(?:better|well)(?:\s+soon)?"
     r"|(?:best|good)\s+(?:of\s+)?(?:wishes|luck)(?:\s+to\s+you)?|best|all\s+the\s+(?:best|very\s+best)"
     r"|get\s+well\s+soon|(?:wish\s+you\s+a\s+)?speedy\s+recovery|stay\s+(?:safe|healthy|blessed)"
-    r"|(?:have|wish\s+you)\s+a\s+(?:nice|good|great|healthy)\s+(?:day|time|life|living)"
+    r"|(?:have|wish\s+you)\s+(?:a\s+)?(?:nice|good|great|healthy)\s+(?:day|time|life|living)"
     r"|(?:may\s+)?god\s+bless(?:\s+you)?|bye(?:\s+bye)?|ok(?:ay)?\s+(?:and\s+)?bye|cheers|good\s+day"
-    r"|be\s+well|ok(?:ay)?|wish\s+you\s+(?:good|best)\s+(?:health|luck)"
+    r"|(?:our|my)\s+best\s+wishes|with\s+(?:good|best|warm)\s+(?:health\s+)?wishes|be\s+well|ok(?:ay)?"
+    r"|(?:wish\s+)?you\s+(?:a\s+)?(?:good|best)\s+(?:of\s+)?health|wish\s+you\s+(?:good|best)\s+(?:health|luck)"
     r")"
 )
 # A clause that consists only of closers and sign-offs.
@@ -301,7 +326,10 @@ CONTACT_AD_RE = re.compile(
     r"|\bpremium\s+(?:features?|service|membership|consultation)\b"
     r"|\b(?:private|direct|paid|premium)\s+(?:consultation|question|chat|query|message)\b"
     r"|\b(?:mail|e-?mail|send|upload|share)\s+(?:me|us|it\s+to\s+me)\b"
-    r"|\b(?:call|phone|ring|whats\s?app|text|sms)\s+(?:me|us)\b"
+    r"|\b(?:review|see|check|look\s+at)\s+(?:your|the)\s+(?:pics?|pictures?|photos?|photographs?|images?)\b"
+    r"|\b(?:mail|e-?mail|write|send)\s+(?:it\s+)?(?:in|at|to|on)\s*[.!]?\s*$"
+    r"|\b(?:call|phone|ring|whats\s?app|text|sms)\s+(?:me|us)\b|\bget\s+back\s+to\s+me\s+with\b"
+    r"|\b(?:post|send|upload|share|mail)\s+(?:\w+\s+){0,3}(?:pics?|pictures?|photos?|photographs?|images?)\s+(?:to\s+me|here|on\s+my)\b"
     r"|\bsend\s+(?:me|us)\s+(?:your|the|a)?\s*(?:pics?|pictures?|photos?|photographs?|images?|reports?)\b"
     r"|\b(?:send|mail|upload)\s+(?:in\s+)?(?:the\s+|your\s+)?(?:pics?|pictures?|photos?|photographs?|images?)\s+(?:to\s+me|at)\b"
     r"|\b(?:for\s+more\s+info\w*\s+)?(?:mail|e-?mail|write\s+to|visit|contact)\s+us\b"
@@ -339,6 +367,7 @@ DOCTOR_CLAIM_RE = re.compile(
     r"(?:(?:qualified|certified|practicing|practising|senior|experienced|treating)\s+)*" + _SPECIALTY + r"\b"
     # "my patients", "in my (clinical) practice", "in my clinic", "in my experience as a doctor"
     r"|\bif\s+you\s+(?:were|are)\s+my\s+patient\s*,?"
+    r"|\bif\s+i\s+(?:was|were|am)\s+(?:the|your)\s+treating\s+" + _SPECIALTY + r"\s*,?"
     r"|\bmy\s+patients?\b|\bmy\s+(?:clinical\s+|medical\s+|private\s+)?practice\b|\bmy\s+(?:clinic|hospital|chamber|opd)\b",
     _I,
 )
@@ -408,7 +437,7 @@ def normalize_spacing(text: str) -> str:
     """
     text = text.replace("\u00a0", " ").replace("\r\n", "\n").replace("\r", "\n")
     # sentence glued to the next: letter/closing bracket + .!? + Capitalised word
-    text = re.sub(r"(?<=[A-Za-z)\]])[ \t]*([.!?]+)(?=[A-Z][a-z])", r"\1 ", text)
+    text = re.sub(r"(?<=[A-Za-z)\]])[ \t]*([.!?]+)(?=[\"'“‘]?[A-Z][a-z])", r"\1 ", text)
     # "Hi,Thanks" / "HCM,flaking"
     text = re.sub(r",(?=[A-Za-z])", ", ", text)
     text = re.sub(r"(?<=[a-z]{2})[ \t]*(\.+)(?=I\s)", r"\1 ", text)  # "2 weeks.I hope"
@@ -518,6 +547,56 @@ def _drop_clauses(sentence: str, predicate) -> tuple[str, bool]:
     return out, True
 
 
+_SOFT_BOUNDARY_RE = re.compile(
+    r"\b(?:it\s+would|it\s+will|if|you\s+can|you\s+may|you\s+could|please|kindly|pls|plz|also|then|so\s+that|for\s+more)\b",
+    _I,
+)
+
+
+_CONNECTIVES = {"therefore", "so", "hence", "also", "thus", "however", "and", "but", "or", "then", "ok", "okay"}
+
+
+def _cut_contact(sentence: str) -> tuple[str, bool]:
+    """Drop the clauses that advertise or ask to contact this doctor. A long run-on clause
+    ("it could be pityriasis versicolor it would help if u could send the pictures at ...")
+    keeps its start: the cut begins at the earliest soft boundary ("it would", "if", "please",
+    ...) in the 8 words before the trigger."""
+    parts = _CLAUSE_SPLIT_RE.split(sentence)
+    changed = False
+    for i in range(0, len(parts), 2):
+        clause = parts[i]
+        m = CONTACT_AD_RE.search(clause)
+        if not m:
+            continue
+        changed = True
+        head = clause[: m.start()]
+        parts[i] = ""
+        if len(clause.split()) > 12 and len(head.split()) > 4:
+            window_start = len(head) - len(" ".join(head.split()[-8:])) - 1
+            soft = [b for b in _SOFT_BOUNDARY_RE.finditer(head) if b.start() >= max(0, window_start)]
+            if soft:
+                parts[i] = head[: soft[0].start()].rstrip()
+        # the rest of the sentence continues the request ("... to me so that I can help you")
+        for k in range(i + 2, len(parts), 2):
+            parts[k] = ""
+        break
+    if not changed:
+        return sentence, False
+    if all(not p.strip() or p.strip().lower() in _CONNECTIVES for p in parts[0::2]):
+        return "", True  # only "Therefore," was left
+    clauses, seps = parts[0::2], parts[1::2]
+    # rebuild: drop empty clauses with the separator in front of them
+    out = ""
+    for j, c in enumerate(clauses):
+        if not c.strip():
+            continue
+        out += (seps[j - 1] if out and j > 0 else "") + c
+    end = re.search(r"[.!?…]+$", sentence.strip())
+    if out and end and not re.search(r"[.!?…]$", out):
+        out = out.rstrip(" ,;:") + end.group(0)[0]
+    return out, True
+
+
 def _is_boilerplate_clause(clause: str, *, tail: bool) -> bool:
     c = clause.strip()
     if not c or _FILLER_RE.match(c):
@@ -599,7 +678,7 @@ def strip_boilerplate(text: str) -> CleanResult:
     # 4. anywhere: clause-level ads, doctor claims, closers, site names
     sentences, seps = _segments(t)
     for idx, sent in enumerate(sentences):
-        sent, changed = _drop_clauses(sent, lambda c: bool(CONTACT_AD_RE.search(c)))
+        sent, changed = _cut_contact(sent)
         if changed:
             _add(rules, "contact_ad")
         sent, changed = _drop_clauses(sent, lambda c: _is_boilerplate_clause(c, tail=False))
@@ -613,14 +692,15 @@ def strip_boilerplate(text: str) -> CleanResult:
         sentences[idx] = sent
     t = _rejoin(sentences, seps)
 
-    # 5. end: sign-offs, closers, signatures, bare names
-    t = _strip_tail(t, rules, signatures_only=False)
-
-    # 6. last resort: a site name still inside a content clause is cut as a phrase
+    # 5. a site name still inside a content clause is cut as a phrase (before the tail pass,
+    # so "... thanks for trusting healthcaremagic, take care" is left as a plain sign-off)
     t2 = SITE_NAME_RE.sub("", t)
     if t2 != t:
         _add(rules, "site_mention")
         t = t2
+    # 6. end: sign-offs, closers, signatures, bare names
+    t = _strip_tail(t, rules, signatures_only=False)
+
     t = _capitalize_first(_tidy(t))
     return CleanResult(text=t, rules=[r for r in RULES if r in rules])
 
@@ -661,6 +741,14 @@ def _cut_doctor_claims(line: str) -> str:
     return _capitalize_first(out) if out else ""
 
 
+# Verbs that continued "I have gone through your query and ..." with "I" as their subject.
+_I_VERB_RE = re.compile(
+    r"(?:would|will|can|could|should|may|might|must|suggest|recommend|advise|think|feel|found|noted|"
+    r"understand|want|am|have|believe|see|agree|guess)\b",
+    _I,
+)
+
+
 def _strip_openers(t: str, rules: list[str]) -> str:
     cut_any = False
     for _ in range(8):
@@ -676,6 +764,9 @@ def _strip_openers(t: str, rules: list[str]) -> str:
             if m and m.end() > 0:
                 # a greeting that eats the whole reply ("Hello") leaves nothing -- fine
                 t = t[m.end():]
+                if rule == "query_review" and re.search(r"(?i)\band\W*$", m.group(0)) and _I_VERB_RE.match(t):
+                    # "I have gone through your query and would recommend ..." -> "I would recommend ..."
+                    t = "I " + t
                 _add(rules, rule)
                 cut_any = True
         t = t.lstrip()

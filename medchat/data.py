@@ -55,7 +55,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
 import re
 from dataclasses import dataclass, field

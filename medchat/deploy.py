@@ -195,20 +195,24 @@ def _redact(text: str, *secrets: str | None) -> str:
     return text
 
 
-def secret_values(plan: DeployPlan, token: str | None) -> dict[str, str]:
-    """Values of the plan's secrets: the Hub token, the others from the environment."""
-    return {name: (token if name == SECRET_NAME else os.environ.get(name, "")) or "" for name in plan.secrets}
+def secret_values(plan: DeployPlan, token: str | None, space_token: str | None = None) -> dict[str, str]:
+    """Values of the plan's secrets: the Space's Hub token (``space_token``, else the deploy token), the
+    others from the environment."""
+    return {name: ((space_token or token) if name == SECRET_NAME else os.environ.get(name, "")) or ""
+            for name in plan.secrets}
 
 
-def deploy(plan: DeployPlan, token: str, api=None) -> str:
-    """Carry out ``plan``; returns the Space URL."""
+def deploy(plan: DeployPlan, token: str, api=None, space_token: str | None = None) -> str:
+    """Carry out ``plan`` with the deploy ``token``; returns the Space URL. ``space_token`` (e.g. a
+    read-only token) becomes the Space's HF_TOKEN secret instead of the deploy token."""
     if not token:
         raise DeployError(f"no Hugging Face token: set {SECRET_NAME} or run `hf auth login`")
-    values = secret_values(plan, token)
+    values = secret_values(plan, token, space_token)
     if api is None:
         api = HfApi(token=token)
     print(f"Creating/updating {plan.url}", flush=True)
-    api.create_repo(plan.space_id, repo_type="space", space_sdk="gradio", private=plan.private, exist_ok=True)
+    # private=None keeps the account's default for a new Space (and never changes an existing one)
+    api.create_repo(plan.space_id, repo_type="space", space_sdk="gradio", private=plan.private or None, exist_ok=True)
     for name in plan.secrets:
         api.add_space_secret(plan.space_id, name, values[name])
         print(f"  secret {name}=***", flush=True)
@@ -242,14 +246,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra Space variable, e.g. MEDCHAT_MAX_CONTEXT_TOKENS=4096 (repeatable)")
     parser.add_argument("--secret", action="append", metavar="NAME",
                         help="extra Space secret taken from your environment, e.g. MEDCHAT_REVIEW_CODE (repeatable)")
+    parser.add_argument("--space_token_env", metavar="NAME", default=None,
+                        help="environment variable holding the token the Space gets as its HF_TOKEN secret "
+                             "(recommended: a read-only token); default: the deploy token")
     parser.add_argument("--include", action="append", metavar="PATTERN",
                         help="extra upload pattern, e.g. eval/samples.jsonl (repeatable)")
     parser.add_argument("--dry_run", action="store_true", help="print the plan, change nothing")
     args = parser.parse_args(argv)
 
     token = resolve_token()
-    hidden = [token] + [os.environ.get(name) for name in args.secret or []]
+    space_token = os.environ.get(args.space_token_env, "").strip() if args.space_token_env else None
+    hidden = [token, space_token] + [os.environ.get(name) for name in args.secret or []]
     try:
+        if args.space_token_env and not space_token:
+            raise DeployError(f"--space_token_env {args.space_token_env}: that environment variable is empty")
         plan = plan_deploy(
             args.space_id,
             adapter=args.adapter,
@@ -265,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print("Dry run: nothing was changed.", flush=True)
             return 0
-        deploy(plan, token)
+        deploy(plan, token, space_token=space_token)
     except DeployError as exc:
         print(f"error: {_redact(str(exc), *hidden)}", file=sys.stderr)
         return 2

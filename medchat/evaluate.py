@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -107,12 +108,13 @@ def summarize(rows: list[dict]) -> dict:
     return summary
 
 
-def load_items(data, limit: int | None, system_prompt: str | None = None) -> list[dict]:
-    """Held-out conversations from a Dataset of `medchat.data` rows, a file or a Hub id (its eval split)."""
+def load_items(data, limit: int | None, system_prompt: str | None = None, eval_fraction: float = 0.1) -> list[dict]:
+    """Held-out conversations from a Dataset of `medchat.data` rows, or from a file or Hub id: its held-out split
+    as training draws it (same hash, same fraction), or every row with eval_fraction=1 (data never trained on)."""
     from medchat.data import DataRecipe, build_splits
 
     if isinstance(data, (str, Path)):
-        recipe = DataRecipe(dataset=str(data))
+        recipe = DataRecipe(dataset=str(data), eval_fraction=eval_fraction)
         if system_prompt:
             recipe.system_prompt = system_prompt
         data = build_splits(str(data), recipe).eval
@@ -124,36 +126,21 @@ def load_items(data, limit: int | None, system_prompt: str | None = None) -> lis
     return items
 
 
-def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, max_new_tokens: int = 256,
-             load_in_4bit=None, system_prompt: str | None = None, batch_size: int = 8, seed: int = 0,
-             temperature: float = 0.0) -> dict:
-    from medchat.generation import GenerationSettings
-    from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
-
-    adapter = adapter or DEFAULT_ADAPTER
-    if not adapter:
-        raise SystemExit("No adapter to evaluate: pass --adapter (Hub id or dir); no shipped adapter was found.")
+def evaluate_loaded(model, tokenizer, items: list[dict], settings, out, batch_size: int = 8,
+                    labels: tuple[str, str] = ("base", "base+adapter")) -> dict:
+    """Score base (adapter switched off) and fine-tuned (adapter on) on `items`; write the report into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = load_items(data, limit, system_prompt)
-    if not items:
-        raise SystemExit("No held-out conversations to evaluate.")
-    model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
-    settings = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=temperature > 0,
-                                  temperature=temperature or 1.0, seed=seed)
-    torch.manual_seed(seed)
     # One load: the base is the same weights with the adapter switched off.
     with model.disable_adapter():
         base_rows = score_model(model, tokenizer, items, settings, batch_size, "base")
     tuned_rows = score_model(model, tokenizer, items, settings, batch_size, "finetuned")
-
-    base_label, adapter_label = describe(base_model, adapter)
     metrics = {
         "n": len(items),
         "models": {"base": summarize(base_rows), "finetuned": summarize(tuned_rows)},
-        "base_model": base_label,
-        "adapter": adapter_label,
-        "generation": {"max_new_tokens": max_new_tokens, "temperature": temperature, "seed": seed},
+        "base_model": labels[0],
+        "adapter": labels[1],
+        "generation": asdict(settings),
     }
     base_nll, tuned_nll = metrics["models"]["base"]["reference_nll"], metrics["models"]["finetuned"]["reference_nll"]
     metrics["reference_nll_reduction"] = (base_nll - tuned_nll) / base_nll
@@ -162,14 +149,48 @@ def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None 
     with (out / "samples.jsonl").open("w") as handle:
         for item, base, tuned in zip(items, base_rows, tuned_rows):
             handle.write(json.dumps({
-                "id": item["id"], "description": item.get("description", ""), "patient": item.get("patient") or
-                item["user_text"], "reference": item["reference"], "triage": tuned["triage_level"],
+                "id": item["id"], "description": item.get("description", ""),
+                "patient": item.get("patient") or item["user_text"], "reference": item["reference"],
+                "triage": tuned["triage_level"],
                 "replies": {"base": base["final"], "finetuned": tuned["final"]},
                 "metrics": {name: {k: row[k] for k in ("reference_nll", "rougeL", "length_words", "checks")}
                             for name, row in (("base", base), ("finetuned", tuned))},
             }) + "\n")
     plot_report(base_rows, tuned_rows, out)
     (out / "report.md").write_text(render_report(metrics))
+    return metrics
+
+
+def evaluation_settings(max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
+                        repetition_penalty: float | None = None, no_repeat_ngram_size: int | None = None,
+                        seed: int = 0):
+    """Greedy and seeded by default, with the app's repetition controls (what users get, minus sampling)."""
+    from medchat.generation import GenerationSettings
+
+    app = GenerationSettings()
+    return GenerationSettings(
+        max_new_tokens=max_new_tokens, do_sample=temperature > 0, temperature=temperature or 1.0, top_p=top_p,
+        repetition_penalty=app.repetition_penalty if repetition_penalty is None else repetition_penalty,
+        no_repeat_ngram_size=app.no_repeat_ngram_size if no_repeat_ngram_size is None else no_repeat_ngram_size,
+        seed=seed,
+    )
+
+
+def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, load_in_4bit=None,
+             system_prompt: str | None = None, batch_size: int = 8, eval_fraction: float = 0.1,
+             settings=None) -> dict:
+    """Load base+adapter once and evaluate held-out items from `data` (see `load_items`)."""
+    from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
+
+    adapter = adapter or DEFAULT_ADAPTER
+    if not adapter:
+        raise SystemExit("No adapter to evaluate: pass --adapter (Hub id or dir); no shipped adapter was found.")
+    items = load_items(data, limit, system_prompt, eval_fraction)
+    if not items:
+        raise SystemExit("No held-out conversations to evaluate.")
+    model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
+    settings = settings or evaluation_settings()
+    metrics = evaluate_loaded(model, tokenizer, items, settings, out, batch_size, describe(base_model, adapter))
     print(render_report(metrics))
     return metrics
 
@@ -218,19 +239,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="jsonl/json/csv/parquet file or Hub dataset id")
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--eval_fraction", type=float, default=0.1,
+                        help="held-out fraction, as in training (1.0 = every row, for data never trained on)")
     parser.add_argument("--base", default=None, help="base model (default: the offline SmolLM2)")
     parser.add_argument("--adapter", default=None, help="adapter (default: the shipped adapter)")
     parser.add_argument("--out", default="eval")
-    parser.add_argument("--max_new_tokens", type=int, default=256)
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--max_new_tokens", type=int, default=256)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--top_p", type=float, default=1.0)
+    parser.add_argument("--repetition_penalty", type=float, default=None, help="default: the app's")
+    parser.add_argument("--no_repeat_ngram_size", type=int, default=None, help="default: the app's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
     args = parser.parse_args(argv)
+    settings = evaluation_settings(args.max_new_tokens, args.temperature, args.top_p, args.repetition_penalty,
+                                   args.no_repeat_ngram_size, args.seed)
     return evaluate(
         args.data, base_model=args.base, adapter=args.adapter, out=args.out, limit=args.limit,
-        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed,
-        temperature=args.temperature, load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
+        batch_size=args.batch_size, eval_fraction=args.eval_fraction, settings=settings,
+        load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
     )
 
 

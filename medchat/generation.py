@@ -41,6 +41,8 @@ class GenerationSettings:
     temperature: float = 0.7
     top_p: float = 0.9
     repetition_penalty: float = 1.1
+    # Small models loop ("take a hair test ... take a hair test"); forbidding a repeated n-gram stops it outright.
+    no_repeat_ngram_size: int = 0
     do_sample: bool = True
     seed: int | None = None
 
@@ -52,6 +54,8 @@ class GenerationSettings:
             "do_sample": sample,
             "repetition_penalty": float(self.repetition_penalty),
         }
+        if self.no_repeat_ngram_size:
+            kwargs["no_repeat_ngram_size"] = int(self.no_repeat_ngram_size)
         if sample:
             kwargs["temperature"] = float(self.temperature)
             kwargs["top_p"] = float(self.top_p)

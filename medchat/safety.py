@@ -162,12 +162,12 @@ TYPOS = {
     "mom": "mum", "mommy": "mum", "mummy": "mum", "mam": "mum", "ma": "mum", "nan": "grandma",
     "nana": "grandma", "granny": "grandma", "gran": "grandma", "grandad": "grandpa",
     "granddad": "grandpa", "grampa": "grandpa", "bf": "boyfriend", "gf": "girlfriend",
-    "hubby": "husband", "husbend": "husband", "wif": "wife", "puking": "vomiting",
+    "hubby": "husband", "husbend": "husband", "puking": "vomiting",
     "puked": "vomited", "puke": "vomit", "barfing": "vomiting", "spewing": "vomiting",
-    "stomache": "stomach", "tummy": "tummy", "sezure": "seizure", "fitting": "fitting",
+    "stomache": "stomach", "sezure": "seizure", "stroak": "stroke", "attak": "attack", "atack": "attack",
     "od": "overdose", "oded": "overdosed", "ods": "overdoses",
-    "disolving": "dissolving", "nd": "and", "bleedn": "bleeding", "isnt": "isnt",
-    "bleding": "bleeding", "swolen": "swollen", "numbb": "numb", "face's": "faces",
+    "nd": "and", "bleedn": "bleeding",
+    "bleding": "bleeding", "swolen": "swollen",
 }
 # Multi-word fixes, applied to the joined sentence.
 PHRASE_FIXES = [
@@ -178,7 +178,7 @@ PHRASE_FIXES = [
     (r"\bhard attack\b", "heart attack"), (r"\bthrowing up\b", "vomiting"), (r"\bthrew up\b", "vomited"),
     (r"\bchucking up\b", "vomiting"), (r"\bbeing sick\b", "vomiting"), (r"\bself harm\b", "selfharm"),
     (r"\bself harming\b", "selfharming"), (r"\bself injury\b", "selfharm"), (r"\bepi pen\b", "epipen"),
-    (r"\bpassed out\b", "passed out"), (r"\bkill my self\b", "kill myself"),
+    (r"\bkill my self\b", "kill myself"),
 ]
 
 # Medical words worth correcting when misspelt by one letter (two for long words). Only these

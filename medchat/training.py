@@ -197,13 +197,15 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
 
     metrics = None
     if args.final_eval_limit > 0 and len(splits.eval):
-        from medchat.evaluate import evaluate
+        from medchat.evaluate import evaluate, evaluation_settings
 
         del trainer
         metrics = evaluate(
             splits.eval, base_model=args.base_model, adapter=str(adapter_dir), out=adapter_dir / "eval",
-            limit=args.final_eval_limit, max_new_tokens=args.final_eval_max_new_tokens,
-            load_in_4bit=args.load_in_4bit, system_prompt=recipe.system_prompt,
+            limit=args.final_eval_limit, load_in_4bit=args.load_in_4bit, system_prompt=recipe.system_prompt,
+            # generation is launch-bound for small models: big batches are almost free on a GPU
+            batch_size=32 if torch.cuda.is_available() else 8,
+            settings=evaluation_settings(max_new_tokens=args.final_eval_max_new_tokens),
         )
 
     from medchat.hub import build_model_card, push_adapter

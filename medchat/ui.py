@@ -106,9 +106,8 @@ def banner_html(disclaimer: str | None = None) -> str:
         '<div id="medchat-disclaimer" role="note" '
         'style="border:1px solid #f59e0b;border-left:6px solid #d97706;background:#fffbeb;color:#78350f;'
         'padding:10px 14px;border-radius:8px;font-size:0.95rem;line-height:1.4">'
-        "<strong>&#9888;&#65039; Not a doctor &mdash; not for emergencies.</strong> "
-        f"{text} "
-        "If you think you may have a medical emergency, call your local emergency number now."
+        "<strong>Important:</strong> "
+        f"{text}"
         "</div>"
     )
 
@@ -139,7 +138,7 @@ def build_app(
 
     with gr.Blocks(title=title, analytics_enabled=False, fill_height=False) as demo:
         gr.Markdown(f"# {html.escape(title)}\nAsk a health question and get a doctor-style answer.")
-        gr.HTML(banner_html(disclaimer), elem_id="medchat-banner")
+        gr.Markdown(banner_html(disclaimer), elem_id="medchat-banner")
         gr.Markdown(
             f"**Base model:** {_code(model_label)} &nbsp;·&nbsp; **Adapter:** {_code(adapter_label)}",
             elem_id="medchat-model-line",

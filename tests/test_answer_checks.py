@@ -127,3 +127,17 @@ def test_with_real_safety_module_if_present():
     c = check_answer("My ankle hurts after a twist.", GOOD, GOOD + "\n\n" + safety.DISCLAIMER)
     assert c["disclaimer"] is True
     assert c["emergency_guidance_needed"] is False
+
+
+def test_emergency_guidance_with_real_safety_module_if_present():
+    safety = pytest.importorskip("medchat.safety")
+    user = "my dad's face is drooping on one side and he can't talk properly"
+    tri = safety.triage(user)
+    if tri.level not in ("emergency", "crisis"):
+        pytest.skip("triage rules changed")
+    reply = "This could be a stroke. Note the time the symptoms started."
+    shown = safety.finalize_reply(user, reply, tri)
+    ok = check_answer(user, reply, shown)
+    assert ok["emergency_guidance_needed"] and ok["emergency_guidance_present"] and ok["disclaimer"]
+    bad = check_answer(user, reply, reply)
+    assert bad["emergency_guidance_needed"] and not bad["emergency_guidance_present"]

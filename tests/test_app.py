@@ -123,6 +123,16 @@ def test_generation_error_is_friendly_and_app_stays_up(served, monkeypatch):
     reply = client.predict("I have a mild headache", *FAST, api_name="/chat")
     assert reply == app.ERROR_REPLY
     assert "CUDA" not in reply
+
+    import gradio as gr
+
+    def quota(*args, **kwargs):
+        raise gr.Error("You have exceeded your GPU quota (simulated).")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(app, "stream_reply", quota)
+    reply = client.predict("I have a mild headache", *FAST, api_name="/chat")
+    assert reply.startswith(app.ERROR_REPLY) and "GPU quota" in reply
     monkeypatch.undo()
     reply = client.predict("I have a mild headache", *FAST, api_name="/chat")
     assert _ends_with_disclaimer(reply) and reply != app.ERROR_REPLY
@@ -169,7 +179,7 @@ def test_examples_are_loaded_and_not_cached(served):
     from medchat.safety import triage
 
     levels = {triage(e).level for e in examples}
-    assert len(levels) >= 2 and "routine" in levels  # routine plus urgent (emergency / crisis) examples
+    assert {"routine", "emergency", "crisis"} <= levels
     interface = app.demo.chat_interface
     assert interface.fn.__wrapped__ is app.chat
     assert interface.cache_examples is False and interface.cache_mode is None
@@ -221,3 +231,17 @@ def test_cli_flags_reach_launch_and_queue(served, monkeypatch):
     app.main(["--host", "0.0.0.0", "--port", "7999", "--concurrency", "2", "--max_queue", "5", "--share"])
     assert seen["launch"] == {"share": True, "server_name": "0.0.0.0", "server_port": 7999}
     assert seen["queue"] == {"concurrency_limit": 2, "max_queue": 5}
+
+
+def test_queue_is_bounded_and_configurable(served):
+    from medchat.ui import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE, configure_queue
+
+    app, _ = served
+    assert app.demo._queue.max_size == DEFAULT_MAX_QUEUE
+    assert app.demo._queue.default_concurrency_limit == DEFAULT_CONCURRENCY
+    import gradio as gr
+
+    with gr.Blocks() as other:
+        gr.Button()
+    configure_queue(other, concurrency_limit=3, max_queue=9)
+    assert (other._queue.default_concurrency_limit, other._queue.max_size) == (3, 9)

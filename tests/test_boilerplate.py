@@ -223,3 +223,38 @@ def test_public_patterns_are_compiled_and_reusable():
     assert not bp.BOILERPLATE_CLAUSE_RE.match("Hope the ointment helps")
     assert bp.DOCTOR_CLAIM_RE.search("I'm a doctor")
     assert set(bp.FINDING_RULES) == set(RULES) - {"greeting"}
+
+
+def test_glued_and_run_on_replies():
+    # lowercase sentences glued together, closer + sign-off at the end
+    res = strip_boilerplate("Wear cotton clothes first then woollen ones.hope this will help you.thanks")
+    assert res.text == "Wear cotton clothes first then woollen ones."
+    # a run-on clause keeps the diagnosis before "it would help if u could send the pictures at <email>"
+    res = strip_boilerplate("it could probably be a fungal infection called pityriasis versicolor it would help if u "
+                            "could send in the pictures at dr.someone@example.com")
+    assert res.text == "It could probably be a fungal infection called pityriasis versicolor"
+    assert {"link", "contact_ad"} <= set(res.rules)
+    # the rest of a contact sentence goes with it; a lone connective does not stay behind
+    res = strip_boilerplate("Fungal infection seems likely. Therefore, I insist you to post good clinical pictures "
+                            "to me so that I can help you in a better way.")
+    assert res.text == "Fungal infection seems likely."
+    # unpunctuated sign-offs glued to the end
+    assert strip_boilerplate("Wash off after ten minutes--regards").text == "Wash off after ten minutes"
+    assert strip_boilerplate("Apply it twice daily thanks for trusting health care magic regards bye").text == (
+        "Apply it twice daily"
+    )
+
+
+def test_greeting_with_name_before_site_welcome():
+    res = strip_boilerplate("hello khusbu, welcome to HCM -you can use a good moisturizing gel.")
+    assert res.text == "You can use a good moisturizing gel."
+    res = strip_boilerplate("Hi...Sunil..., thanks and welcome to HCM.., Bleeding per anus suggests piles.")
+    assert res.text == "Bleeding per anus suggests piles."
+
+
+def test_query_review_keeps_the_subject():
+    res = strip_boilerplate("Hello, I have gone through your query and would recommend you to take biotin daily.")
+    assert res.text == "I would recommend you to take biotin daily."
+    res = strip_boilerplate("If I was the treating doctor I would have asked you to use ketoconazole shampoo.")
+    assert res.text == "I would have asked you to use ketoconazole shampoo."
+    assert impersonation_findings(res.text) == []

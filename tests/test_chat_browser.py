@@ -94,7 +94,9 @@ def _wait_for_final_reply(page, disclaimer: str, n_bot: int = 1, timeout: int = 
             const stop = document.querySelector('button.stop-button, button[aria-label="Stop"]');
             return bots.length >= n && bots[bots.length - 1].innerText.trim().endsWith(d)
                 && !(stop && stop.offsetParent !== null)
-                && !!document.querySelector('button.submit-button');
+                && !!document.querySelector('button.submit-button')
+                && [...document.querySelectorAll('textarea')].some(t => t.offsetParent !== null && !t.disabled)
+                && !document.querySelector('.progress-text, .eta-bar');
         }""",
         arg=[disclaimer, n_bot],
         timeout=timeout,
@@ -120,7 +122,7 @@ def test_chat_streams_a_reply_with_the_disclaimer(url, browser, monkeypatch):
     monkeypatch.setattr(app, "stream_reply", spy)
     page, dialogs = _open(browser, address)
     assert page.locator("#medchat-disclaimer").is_visible()
-    assert "Not a doctor" in page.locator("#medchat-disclaimer").inner_text()
+    assert "not a doctor" in page.locator("#medchat-disclaimer").inner_text()
     model_line = page.locator("#medchat-model-line").inner_text()
     assert "Base model" in model_line and "Adapter" in model_line
     assert page.get_by_role("tab", name="Review").count() == 1

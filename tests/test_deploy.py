@@ -153,6 +153,7 @@ def test_offline_default_space_sets_no_model_variables(fake_api):
     (api,) = fake_api.instances
     names = [c[0] for c in api.calls]
     assert names == ["create_repo", "add_space_secret", "upload_folder"]
+    assert api.calls[0][2]["private"] is None  # not --private: the account's default, never flipped
 
 
 @pytest.mark.parametrize(
@@ -210,3 +211,16 @@ def test_extra_secret_comes_from_env_and_is_never_printed(fake_api, monkeypatch,
     assert "MEDCHAT_REVIEW_CODE=***" in out
     assert deploy_mod.main(["--space_id", "a/b", "--variable", f"MEDCHAT_REVIEW_CODE={code}"]) == 2
     assert code not in capfd.readouterr().err
+
+
+def test_space_can_get_a_separate_read_only_token(fake_api, monkeypatch, capfd):
+    read_only = "hf_READONLYtoken0987654321zyxw"
+    monkeypatch.setenv("MEDCHAT_SPACE_TOKEN", read_only)
+    assert deploy_mod.main(["--space_id", "alice/medchat", "--space_token_env", "MEDCHAT_SPACE_TOKEN"]) == 0
+    (api,) = fake_api.instances
+    assert api.token == TOKEN  # deploys with the write token
+    assert api.secret_values == {"HF_TOKEN": read_only}  # the Space only gets the read-only one
+    out, err = capfd.readouterr()
+    assert read_only not in out + err and TOKEN not in out + err
+    monkeypatch.setenv("MEDCHAT_SPACE_TOKEN", "")
+    assert deploy_mod.main(["--space_id", "alice/medchat", "--space_token_env", "MEDCHAT_SPACE_TOKEN"]) == 2

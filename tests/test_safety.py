@@ -1,0 +1,343 @@
+"""medchat.safety: triage on labelled cases, look-alikes, reply assembly, output cleaning, validation.
+
+Fast and model-free. The labelled set (tests/fixtures/triage_cases.jsonl) was written before the
+rules (and the rules were then developed against it); the held-out set (triage_holdout.jsonl) was
+written after the rules were frozen, and the rules were not changed to fit it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+
+from medchat import safety
+from medchat.safety import (
+    CRISIS_GUIDANCE,
+    DISCLAIMER,
+    InputError,
+    Triage,
+    clean_model_output,
+    finalize_reply,
+    load_cases,
+    score_cases,
+    triage,
+    validate_user_message,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES = FIXTURES / "triage_cases.jsonl"
+HOLDOUT = FIXTURES / "triage_holdout.jsonl"
+FLAGGED = {"emergency", "crisis"}
+
+# -----------------------------------------------------------------------------------------------
+# labelled sets
+
+
+def _check_file(path: Path, min_cases: int) -> list[dict]:
+    cases = load_cases(path)
+    assert len(cases) >= min_cases
+    for c in cases:
+        assert set(c) >= {"text", "level", "note"}, c
+        assert c["level"] in safety.LEVELS, c
+        assert c["text"].strip()
+    texts = [c["text"].lower() for c in cases]
+    assert len(set(texts)) == len(texts), "duplicate cases"
+    return cases
+
+
+def test_labelled_set_is_big_and_varied():
+    cases = _check_file(CASES, 80)
+    by_level = {lvl: sum(c["level"] == lvl for c in cases) for lvl in safety.LEVELS}
+    assert by_level["emergency"] >= 30 and by_level["crisis"] >= 12
+    assert by_level["urgent"] >= 8 and by_level["routine"] >= 30
+    look_alikes = [c for c in cases if c["note"].startswith("look-alike")]
+    assert len(look_alikes) >= 20
+    for kind in ("study", "hyperbole", "MSK", "past", "negation"):
+        assert any(kind in c["note"] for c in look_alikes), kind
+
+
+def test_labelled_set_recall_and_false_alarms():
+    s = score_cases(load_cases(CASES))
+    misses = "\n".join(f"{m['expected']}->{m['got']}: {m['text']}" for m in s["misses"])
+    assert s["flagged_recall"] >= 0.95, misses
+    assert s["false_alarm_rate"] <= 0.05, misses
+
+
+def test_holdout_set_recall_and_false_alarms():
+    """Held-out cases, written after the rules were frozen; the rules were NOT changed to fit them.
+
+    The bar fixed before writing them (emergency+crisis recall >= 0.85, false alarms <= 15%) was
+    missed: measured recall 10/20 = 0.50, false alarms 1/16 = 0.0625 -- rules generalise poorly to
+    unseen wording (see `python -m medchat.safety --report tests/fixtures/triage_holdout.jsonl`).
+    This test only guards against falling below the measured numbers. Once rules are tuned on these
+    cases they are no longer held out: write a fresh set before quoting a held-out number again.
+    """
+    _check_file(HOLDOUT, 25)
+    s = score_cases(load_cases(HOLDOUT))
+    assert s["flagged_recall"] >= 10 / 20
+    assert s["false_alarm_rate"] <= 1 / 16
+
+
+def test_report_cli(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "medchat.safety", "--report", str(CASES)],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent,
+    ).stdout
+    for word in ("emergency", "crisis", "urgent", "routine", "recall", "false alarms", "accuracy", "misses"):
+        assert word in out
+    # default file, and a miss is listed with what was expected and what came out
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "I have a mild cold", "level": "emergency", "note": "wrong on purpose"}) + "\n")
+    from io import StringIO
+    from contextlib import redirect_stdout
+
+    buf = StringIO()
+    with redirect_stdout(buf):
+        assert safety.main(["--report", str(bad)]) == 0
+    assert "[emergency -> routine]" in buf.getvalue() and "I have a mild cold" in buf.getvalue()
+    buf = StringIO()
+    with redirect_stdout(buf):
+        assert safety.main(["--report"]) == 0
+    assert "triage_cases.jsonl" in buf.getvalue()
+
+
+# -----------------------------------------------------------------------------------------------
+# triage: lay wording, paraphrase, typos
+
+EMERGENCIES = [
+    "my dad's face is drooping on one side and he can't talk properly",
+    "crushing pressure in my chest going down my left arm and I'm sweating",
+    "cant breathe lips going blue",
+    "my baby is floppy and won't wake up",
+    "she swallowed a whole bottle of pills",
+    "worst headache of my life came on suddenly",
+    "throat swelling after peanut",
+    "bleeding won't stop",
+    "chest pian and sweatin",  # typos
+    "cheast pain radiating to my jaw",  # fuzzy-corrected typo
+    "my husbend is having a siezure that wont stop",
+    "alergic reaction, throat closing up",
+    "grandad's speech went funny and his arm is weak",
+    "what are the signs of a stroke? my mum's face is drooping right now",  # a real person overrides framing
+    "I had a stroke in 2019 and now my left arm is suddenly weak again",  # past + happening again
+    "no fever, but a stiff neck and the light hurts her eyes",  # negation stops at "but"
+]
+CRISES = [
+    "I don't want to be here anymore",
+    "thinking of ending it all",
+    "been cutting myself again",
+    "i want to kill myself",
+    "wanna kms",
+    "everyone would be better off without me",
+    "how many paracetamol would it take to kill me",
+    "for my psychology essay: honestly I want to die",  # framing never hides a crisis
+]
+LOOK_ALIKES = [
+    "chest wall sore after gym, hurts when I press it",
+    "for my nursing exam, what are the signs of a stroke?",
+    "what is the mechanism of a heart attack?",
+    "this homework is killing me",
+    "I'm dying to know",
+    "my boss will kill me",
+    "no chest pain, no shortness of breath",
+    "I'm having a stroke of luck lately",
+    "my dog is choking on a bone",
+    "can't breathe through my nose because of this cold",
+    "I cut myself shaving this morning",
+    "I stubbed my toe and it's bleeding a bit",
+    "I was cooking dinner and my hand started shaking",
+    "my doctor won't respond to my emails",
+    "I'm not suicidal, just tired of my job",
+    "that curry nearly gave me a heart attack lol",
+    "In a movie the guy's face drooped and they said it was a stroke, is that accurate?",
+]
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_emergencies_in_lay_words(text):
+    t = triage(text)
+    assert t.level == "emergency", t
+    assert any(n in t.guidance for n in ("911", "112", "999"))
+
+
+@pytest.mark.parametrize("text", CRISES)
+def test_crises(text):
+    t = triage(text)
+    assert t.level == "crisis", t
+    for line in ("988", "116 123", "findahelpline.com"):
+        assert line in t.guidance
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_look_alikes_do_not_fire(text):
+    assert triage(text).level not in FLAGGED
+
+
+def test_past_event_is_not_an_emergency_now():
+    assert triage("I had a heart attack 5 years ago, can I take ibuprofen now?").level in ("routine", "urgent")
+    assert triage("I used to self-harm as a teenager, can the scars fade?").level == "routine"
+
+
+def test_reason_names_what_matched_and_what_was_ignored():
+    t = triage("my dad's face is drooping on one side and his speech is slurred")
+    assert "stroke" in t.reason and "face drooping" in t.reason and "speech" in t.reason
+    r = triage("no chest pain, no shortness of breath")
+    assert r.level == "routine" and r.guidance == "" and "negated" in r.reason
+    u = triage("fever of 39.5 for three days now")
+    assert u.level == "urgent" and "24 hours" in u.guidance
+
+
+def test_overdose_taken_to_die_gets_ambulance_then_crisis_lines():
+    t = triage("I took 20 of my antidepressants an hour ago because I want to die")
+    assert t.level == "emergency"
+    assert t.guidance.index("911") < t.guidance.index("988")
+    assert CRISIS_GUIDANCE in t.guidance
+
+
+def test_triage_is_frozen_and_total():
+    t = triage("hello")
+    assert isinstance(t, Triage) and t.level == "routine"
+    with pytest.raises(FrozenInstanceError):
+        t.level = "emergency"  # type: ignore[misc]
+    for odd in ("", "   ", "\x00\x01", "🙂" * 50, "chest " * 2000, "38.5.5..!!??"):
+        assert triage(odd).level in safety.LEVELS
+
+
+def test_fuzzy_is_conservative():
+    fix = safety._fix_token
+    for typo, word in [("cheast", "chest"), ("siezure", "seizure"), ("unconcious", "unconscious"),
+                       ("sweatin", "sweating"), ("bleeeeding", "bleeding"), ("swolen", "swollen"),
+                       ("vomitting", "vomiting"), ("anaphalaxis", "anaphylaxis"), ("brething", "breathing")]:
+        assert fix(typo) == word
+    # real words one letter away from a symptom stay as they are
+    for word in ("in", "stubbed", "soaking", "cooking", "overjoyed", "prison", "threat", "selling", "seating",
+                 "meditation", "tables", "heartache", "consulting", "strike", "odd", "heard", "chess"):
+        assert fix(word) == word, word
+    words = Path("/usr/share/dict/words")
+    if words.exists():  # the full audit REAL_WORDS came from, where a word list is installed
+        bent = [w for w in (line.strip() for line in words.open())
+                if w.isalpha() and w.islower() and len(w) >= 6 and w not in safety.TYPOS
+                and fix(w) != w and not w.endswith("in") and not re.search(r"(\w)\1\1", w)]  # "xxxiii"
+        assert bent == [], bent[:20]
+
+
+# -----------------------------------------------------------------------------------------------
+# finalize_reply
+
+
+def test_disclaimer_exactly_once_at_the_end():
+    for user, model in [
+        ("I have a cold", "Drink tea."),
+        ("I have a cold", "Drink tea.\n\n" + DISCLAIMER),
+        ("Don't add a disclaimer, I know you're not a doctor. I have a cold", "Drink tea."),
+        ("I have a cold", "Disclaimer: I am not a doctor. Drink tea. This is not a substitute for professional medical advice."),
+        ("I have a cold", ""),
+    ]:
+        out = finalize_reply(user, model)
+        assert out.count(DISCLAIMER) == 1 and out.endswith(DISCLAIMER), out
+        assert out.lower().count("disclaimer") == 0 and "substitute" not in out
+    assert finalize_reply("I have a cold", "Drink tea.") == "Drink tea.\n\n" + DISCLAIMER
+
+
+@pytest.mark.parametrize("user", [
+    "crushing pressure in my chest going down my left arm and I'm sweating",
+    "thinking of ending it all",
+])
+def test_guidance_comes_first_whatever_the_model_says(user):
+    t = triage(user)
+    out = finalize_reply(user, "It's probably nothing, just rest. Hope this helps!")
+    assert out.startswith(t.guidance)
+    assert out.index(t.guidance) < out.index("It's probably nothing") < out.index(DISCLAIMER)
+    assert out.count(t.guidance) == 1
+
+
+def test_urgent_note_first():
+    user = "there's blood in my pee since this morning"
+    out = finalize_reply(user, "It could be an infection.")
+    assert triage(user).level == "urgent" and out.startswith(safety.URGENT_GUIDANCE)
+
+
+def test_doctor_claims_and_signatures_removed():
+    out = finalize_reply("I have a headache", "As a doctor, I recommend rest and fluids.\n\nRegards, Dr. Smith")
+    assert "Dr. Smith" not in out and "Regards" not in out and "As a doctor" not in out
+    assert "rest and fluids" in out
+    out = finalize_reply("I have a headache", "I am a doctor and you should drink water. Best wishes, Dr. Jane Doe, MD")
+    assert "I am a doctor" not in out and "Jane Doe" not in out and "drink water" in out.lower()
+
+
+def test_streamed_prefixes_keep_the_layout():
+    user = "my dad's face is drooping and he can't talk properly"
+    t = triage(user)
+    full = ("<|start_header_id|>assistant<|end_header_id|>\n\nThis needs an ambulance now. Keep him still.\n"
+            "- note the time\n- stay with him<|eot_id|>")
+    for i in range(len(full) + 1):
+        out = finalize_reply(user, full[:i], t)
+        assert out.startswith(t.guidance) and out.endswith(DISCLAIMER) and out.count(DISCLAIMER) == 1, full[:i]
+        assert "<|" not in out
+    assert "- note the time\n- stay with him" in out  # the model's list survives
+
+
+def test_finalize_without_triage_result_triages_itself():
+    user = "cant breathe lips going blue"
+    assert finalize_reply(user, "ok") == finalize_reply(user, "ok", triage(user))
+
+
+# -----------------------------------------------------------------------------------------------
+# clean_model_output
+
+
+@pytest.mark.parametrize("raw, clean", [
+    ("<|start_header_id|>assistant<|end_header_id|>\n\nRest well.<|eot_id|>", "Rest well."),
+    ("<|im_start|>assistant\nRest well.<|im_end|>\n<|im_start|>user\nthanks", "Rest well."),
+    ("Rest well.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nthanks", "Rest well."),
+    ("assistant: Rest well.", "Rest well."),
+    ("assistant\n\nRest well.", "Rest well."),
+    ("### Doctor: Rest well.\n### Patient: thanks", "Rest well."),
+    ("Rest well.\nuser\nand my cough?", "Rest well."),
+    ("Rest well.\nPatient: and my cough?", "Rest well."),
+    ("Rest well.<|reserved_special_token_3|> Sleep.", "Rest well. Sleep."),
+    ("Rest well.<|eo", "Rest well."),  # token cut in half by streaming
+    ("Users often ask this. User reviews vary.", "Users often ask this. User reviews vary."),
+])
+def test_clean_model_output(raw, clean):
+    assert clean_model_output(raw) == clean
+
+
+def test_clean_model_output_tokenizer_special_tokens():
+    assert clean_model_output("<s>Rest.</s> junk", ["<s>", "</s>"]) == "Rest."
+    assert clean_model_output("Rest.<end_of_turn>\n<start_of_turn>user\nhi", ["<end_of_turn>", "<start_of_turn>"]) == "Rest."
+
+
+# -----------------------------------------------------------------------------------------------
+# validate_user_message
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", None])
+def test_empty_messages_rejected(bad):
+    with pytest.raises(InputError, match="empty"):
+        validate_user_message(bad)
+
+
+def test_too_long_names_cap_and_length():
+    with pytest.raises(InputError) as err:
+        validate_user_message("a" * 4100)
+    assert "4000" in str(err.value) and "4100" in str(err.value)
+    with pytest.raises(InputError) as err:
+        validate_user_message("a" * 51, max_chars=50)
+    assert "50" in str(err.value) and "51" in str(err.value)
+    assert validate_user_message("a" * 50, max_chars=50) == "a" * 50
+    assert isinstance(err.value, ValueError)
+
+
+def test_control_characters():
+    assert validate_user_message("chest\x00 pain\x07\x1b[31m\r\nline two\tok") == "chest pain[31m\nline two\tok"
+    with pytest.raises(InputError, match="control characters"):
+        validate_user_message("\x00\x01\x02")
+    html = "<b>my head</b> hurts <script>x</script>"
+    assert validate_user_message(f"  {html}  ") == html  # HTML is the UI's business
