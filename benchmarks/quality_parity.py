@@ -79,7 +79,8 @@ def make_eval_callback(eval_ds, device, fractions, total_tokens):
     return EvalAtTokens()
 
 
-def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, out_dir, total_tokens):
+def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, out_dir, total_tokens,
+              fractions=(0.5,)):
     from transformers import AutoModelForCausalLM
     from trl import SFTTrainer
 
@@ -93,11 +94,11 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
     steps_per_epoch = None
     sft = dict(sft)
     sft["num_train_epochs"] = 1
-    args = sft_config(sft, output_dir=str(out_dir / f"run-{name.split()[0]}"), max_steps=-1,
+    args = sft_config(sft, output_dir=str(out_dir / "run"), max_steps=-1,
                       cuda=device.type == "cuda")
     args.num_train_epochs = 1
     timer = make_step_timer(0)
-    evals = make_eval_callback(eval_ds, device, (0.25, 0.5, 0.75), total_tokens)
+    evals = make_eval_callback(eval_ds, device, fractions, total_tokens)
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, processing_class=tokenizer,
                          callbacks=[timer, evals])
     t0 = time.time()
@@ -105,7 +106,7 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
     final = heldout_loss(trainer.model, eval_ds, device)
     evals.points.append({"fraction": 1.0, "tokens": int(trainer.state.num_input_tokens_seen),
                          "step": trainer.state.global_step, "eval_loss": final})
-    adapter_dir = out_dir / f"adapter-{name.split()[0]}"
+    adapter_dir = out_dir / ("adapter-" + "".join(c if c.isalnum() else "-" for c in name)[:60])
     trainer.model.save_pretrained(adapter_dir)
     info = {
         "recipe": name, "lora": lora, "sft": {k: v for k, v in sft.items()},
@@ -149,19 +150,78 @@ def merge_check(base_dir, adapter_dir, tokenizer, eval_ds, device) -> dict:
     return out
 
 
+def write_report(out_dir: Path, tag: str) -> str:
+    """Collect the per-recipe results of `.work-<tag>/*.json` into quality_parity_<tag>.{json,md}."""
+    work = out_dir / f".work-{tag}"
+    runs = [json.loads(p.read_text()) for p in sorted(work.glob("recipe-*.json"))]
+    runs.sort(key=lambda r: (r["recipe"] != "seed", r["recipe"]))
+    if not runs:
+        return ""
+    meta = runs[0]["meta"]
+    results = {"meta": meta, "recipes": runs}
+    rows = []
+    for info in runs:
+        row = {"recipe": info["recipe"], "steps": info["steps"], "tokens": info["tokens_seen"],
+               "eval_loss": info["eval_loss"], "train_loss": info["train_loss"], "wall_s": info["wall_s"],
+               "tok_step": info["tokens_seen"] / max(info["steps"], 1)}
+        for p in info["curve"][:-1]:
+            row[f"eval@{p['fraction']:.2f}"] = p["eval_loss"]
+        mc = info.get("merge_check") or {}
+        row["4bit_unmerged"] = mc.get("eval_loss_4bit_unmerged")
+        row["4bit_merged"] = mc.get("eval_loss_4bit_merged")
+        row["4bit_base"] = mc.get("eval_loss_4bit_base_only")
+        rows.append(row)
+    cols = [("recipe", "recipe"), ("steps", "optimizer steps"), ("tokens", "tokens"), ("tok_step", "tokens/step"),
+            ("eval@0.50", "eval loss @50% tokens"), ("eval_loss", "eval loss @100% tokens"),
+            ("4bit_unmerged", "4-bit + LoRA (unmerged)"), ("4bit_merged", "4-bit merged+requantized"),
+            ("4bit_base", "4-bit base alone"), ("wall_s", "wall s")]
+    md = [f"# Quality parity at equal tokens: SmolLM2-135M-Instruct", "",
+          f"{meta['date_utc']} UTC, {meta['device']}, torch {meta['torch']}, transformers {meta['transformers']}, "
+          f"trl {meta['trl']}, peft {meta['peft']}. {meta['train_rows']} real training conversations "
+          f"({meta['train_tokens']} tokens; every recipe sees them once, so the same tokens), {meta['eval_rows']} "
+          f"held-out conversations (disjoint rows); eval loss = mean NLL per assistant token, each conversation "
+          f"alone. Base model without adapter: {meta['eval_loss_base_model']:.4f}. Full-precision base for "
+          f"training (the offline default); the merge check loads the base in NF4 (QLoRA serving) with the trained "
+          f"adapter.", "", markdown_table(rows, cols), ""]
+    for info in runs:
+        mc = info.get("merge_check")
+        if mc and "drift_merged_vs_unmerged" in mc:
+            d, e = mc["drift_merged_vs_unmerged"], mc["adapter_effect_base_vs_unmerged"]
+            md.append(f"- merge check ({info['recipe']}): logits of merged+requantized vs unmerged: rel L2 "
+                      f"{d['rel_l2']:.4f}, KL {d['kl_mean']:.4f}, top-1 agree {d['top1_agree']:.3f}; adapter effect "
+                      f"(base alone vs unmerged): rel L2 {e['rel_l2']:.4f}, KL {e['kl_mean']:.4f}; share of the "
+                      f"adapter's effect kept by the merge ~ {mc['adapter_effect_kept_estimate'] or 0:.2f}")
+    md.append("")
+    text = "\n".join(md)
+    (out_dir / f"quality_parity_{tag}.md").write_text(text)
+    (out_dir / f"quality_parity_{tag}.json").write_text(json.dumps(results, indent=2, default=str))
+    return text
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--default-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora.yaml"))
+    parser.add_argument("--recipes", default="seed,default", help="comma list: seed, default")
+    parser.add_argument("--name", default=None, help="label of the default recipe's run (default: yaml name)")
     parser.add_argument("--train-rows", type=int, default=600)
     parser.add_argument("--eval-rows", type=int, default=100)
+    parser.add_argument("--fractions", default="0.5", help="extra eval points, fractions of the tokens")
     parser.add_argument("--rows", default=None, help="jsonl of HealthCareMagic rows (default: shared sample)")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--tag", default="smollm2")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--skip-merge", action="store_true")
+    parser.add_argument("--merge-check", default="", help="comma list of recipes whose adapter gets the merge check")
+    parser.add_argument("--merge-eval-rows", type=int, default=16)
+    parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    out_dir = Path(args.out)
+    work = out_dir / f".work-{args.tag}"
+    work.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        print(write_report(out_dir, args.tag))
+        return
 
     from transformers import AutoTokenizer
 
@@ -169,9 +229,6 @@ def main(argv=None):
     from medchat.offline_model import ensure_offline_model
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    out_dir = Path(args.out)
-    work = out_dir / f".work-{args.tag}"
-    work.mkdir(parents=True, exist_ok=True)
     base_dir = ensure_offline_model()
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     prepare_tokenizer(tokenizer)
@@ -186,56 +243,46 @@ def main(argv=None):
     total_tokens = sum(len(x) for x in train_ds["input_ids"])
     print(f"[quality] {len(train_rows)} train rows ({total_tokens} tokens), {len(eval_rows)} held-out rows, "
           f"device {device}", flush=True)
-
-    base_eval = None
-    results = {"environment": environment(), "model": "SmolLM2-135M-Instruct (offline)", "train_rows": len(train_rows),
-               "eval_rows": len(eval_rows), "train_tokens": total_tokens, "recipes": []}
-    for name, (lora, sft) in recipes(Path(args.default_recipe)).items():
-        print(f"[quality] training: {name}: lora {lora} sft {sft}", flush=True)
-        info = train_one(name, lora, sft, base_dir, copy.deepcopy(tokenizer), train_ds, eval_ds, device, work,
-                         total_tokens)
-        print(f"[quality] {name}: eval loss {info['eval_loss']:.4f} after {info['tokens_seen']} tokens, "
-              f"{info['steps']} steps, {info['wall_s']} s", flush=True)
-        results["recipes"].append(info)
-    if base_eval is None:
+    env = environment()
+    meta = {**env, "device": str(device) if device.type == "cpu" else env.get("gpu"), "model": "SmolLM2-135M-Instruct",
+            "train_rows": len(train_rows), "eval_rows": len(eval_rows), "train_tokens": total_tokens}
+    base_file = work / "base_eval.json"
+    if base_file.is_file():
+        meta["eval_loss_base_model"] = json.loads(base_file.read_text())["eval_loss"]
+    else:
         from transformers import AutoModelForCausalLM
 
         m = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32).to(device)
-        results["eval_loss_base_model"] = heldout_loss(m, eval_ds, device)
+        meta["eval_loss_base_model"] = heldout_loss(m, eval_ds, device)
+        base_file.write_text(json.dumps({"eval_loss": meta["eval_loss_base_model"]}))
         del m
-    if not args.skip_merge:
-        for info in results["recipes"]:
+    fractions = tuple(float(f) for f in args.fractions.split(",") if f)
+    all_recipes = recipes(Path(args.default_recipe))
+    wanted = [w for w in args.recipes.split(",") if w]
+    merge_for = {w for w in args.merge_check.split(",") if w}
+    for key, (name, (lora, sft)) in zip(("seed", "default"), all_recipes.items()):
+        if key not in wanted:
+            continue
+        if key == "default" and args.name:
+            name = args.name
+        print(f"[quality] training: {name}: lora {lora} sft {sft}", flush=True)
+        info = train_one(name, lora, sft, base_dir, copy.deepcopy(tokenizer), train_ds, eval_ds, device, work,
+                         total_tokens, fractions)
+        print(f"[quality] {name}: eval loss {info['eval_loss']:.4f} after {info['tokens_seen']} tokens, "
+              f"{info['steps']} steps, {info['wall_s']} s", flush=True)
+        info["meta"] = meta
+        if key in merge_for:
             try:
-                info["merge_check"] = merge_check(base_dir, info["adapter_dir"], tokenizer, eval_ds, device)
-                print(f"[quality] merge check {info['recipe']}: {json.dumps(info['merge_check'])}", flush=True)
+                info["merge_check"] = merge_check(base_dir, info["adapter_dir"], tokenizer,
+                                                  eval_ds.select(range(min(args.merge_eval_rows, len(eval_ds)))),
+                                                  device)
+                print(f"[quality] merge check {name}: {json.dumps(info['merge_check'])}", flush=True)
             except Exception as exc:  # noqa: BLE001 - report, don't lose the training results
                 info["merge_check"] = {"error": repr(exc)}
                 print(f"[quality] merge check failed: {exc!r}", flush=True)
-
-    (out_dir / f"quality_parity_{args.tag}.json").write_text(json.dumps(results, indent=2, default=str))
-    rows = []
-    for info in results["recipes"]:
-        row = {"recipe": info["recipe"], "steps": info["steps"], "tokens": info["tokens_seen"],
-               "eval_loss": info["eval_loss"], "train_loss": info["train_loss"], "wall_s": info["wall_s"]}
-        for p in info["curve"][:-1]:
-            row[f"eval@{p['fraction']:.2f}"] = p["eval_loss"]
-        mc = info.get("merge_check") or {}
-        row["4bit_unmerged"] = mc.get("eval_loss_4bit_unmerged")
-        row["4bit_merged"] = mc.get("eval_loss_4bit_merged")
-        row["4bit_base"] = mc.get("eval_loss_4bit_base_only")
-        rows.append(row)
-    cols = [("recipe", "recipe"), ("steps", "steps"), ("tokens", "tokens"), ("eval@0.25", "eval@25%"),
-            ("eval@0.50", "eval@50%"), ("eval@0.75", "eval@75%"), ("eval_loss", "eval@100%"),
-            ("4bit_unmerged", "4-bit+LoRA"), ("4bit_merged", "4-bit merged"), ("4bit_base", "4-bit base"),
-            ("wall_s", "wall s")]
-    md = [f"# Quality parity at equal tokens: SmolLM2-135M-Instruct ({results['environment']['date_utc']} UTC)", "",
-          f"{len(train_rows)} training conversations ({total_tokens} tokens, one epoch each), {len(eval_rows)} "
-          f"held-out conversations; eval = mean NLL per assistant token. Base model without adapter: "
-          f"{results.get('eval_loss_base_model', float('nan')):.4f}. Device: {device}.", "",
-          markdown_table(rows, cols), ""]
-    (out_dir / f"quality_parity_{args.tag}.md").write_text("\n".join(md))
-    print("\n".join(md))
-    return results
+        slug = "seed" if key == "seed" else "default-" + "".join(c if c.isalnum() else "-" for c in name)[:60]
+        (work / f"recipe-{slug}.json").write_text(json.dumps(info, indent=2, default=str))
+    print(write_report(out_dir, args.tag))
 
 
 if __name__ == "__main__":
