@@ -139,42 +139,64 @@ def restore_base(model, snapshot: dict, liger_saved: dict | None = None) -> None
 # --------------------------------------------------------------------------- training
 
 
+def medchat_upcasts() -> bool:
+    """Does medchat's loader (for_training, 4-bit) cast norms/embeddings/head to fp32 (prepare_model_for_kbit_training)?
+    The YAML rows follow whatever `medchat.modeling` does at the time of the run."""
+    import inspect
+
+    from medchat import modeling
+
+    return "prepare_model_for_kbit_training(" in inspect.getsource(modeling.load_model_and_tokenizer)
+
+
 def train_variants(args, medchat_default: Path, low_memory: Path) -> list[dict]:
-    """name, label, lora, sft, upcast (prepare_model_for_kbit_training's fp32 casts), mem cap."""
-    seed = {"name": "seed", "label": "seed recipe (bs1 GA2 len512, paged AdamW, ckpt, no packing)",
-            "lora": dict(SEED_LORA), "sft": dict(SEED_RECIPE), "upcast": True}
-    out = [seed]
-    med_lora, med_sft = read_recipe(medchat_default)
-    out.append({"name": "default", "label": f"medchat default ({medchat_default.relative_to(ROOT)})",
-                "lora": {**SEED_LORA, **{k: v for k, v in med_lora.items() if k.startswith("lora_")}},
-                "sft": med_sft, "upcast": True})
-    packed = dict(SEED_RECIPE, packing=True, packing_strategy="bfd", per_device_train_batch_size=8,
-                  gradient_accumulation_steps=1, optim="adamw_torch_fused")
-    levers = [
-        ("pack8_ckpt", "packed bfd 8x512, ckpt, fused AdamW", {}, {}, True),
-        ("pack8", "+ no grad ckpt", {"gradient_checkpointing": False}, {}, True),
-        ("pack8_bf16", "+ no fp32 upcast of norms/emb/head", {"gradient_checkpointing": False}, {}, False),
-        ("pack8_bf16_nodrop", "+ lora_dropout 0", {"gradient_checkpointing": False}, {"lora_dropout": 0.0}, False),
-        ("pack16_bf16_nodrop", "+ 16x512 per micro-batch", {"gradient_checkpointing": False,
-                                                             "per_device_train_batch_size": 16},
-         {"lora_dropout": 0.0}, False),
-        ("pack8_bf16_nodrop_ckpt", "lora_dropout 0, bf16, ckpt on", {}, {"lora_dropout": 0.0}, False),
-        ("pack8_bf16_nodrop_liger", "+ Liger RMSNorm/SwiGLU/RoPE", {"gradient_checkpointing": False,
-                                                                    "use_liger_kernel": True},
-         {"lora_dropout": 0.0}, False),
-    ]
-    for name, label, sft_over, lora_over, upcast in levers:
-        out.append({"name": name, "label": label, "lora": {**SEED_LORA, **lora_over},
-                    "sft": {**packed, **sft_over}, "upcast": upcast})
+    """name, label, lora, sft, upcast (prepare_model_for_kbit_training's fp32 casts), attention, mem cap."""
+    upcast = medchat_upcasts()
+
+    def from_yaml(name, path, label, **extra):
+        lora, sft = read_recipe(path)
+        return {"name": name, "label": f"{label} ({Path(path).resolve().relative_to(ROOT)})",
+                "lora": {**SEED_LORA, **{k: v for k, v in lora.items() if k.startswith("lora_")}},
+                "sft": sft, "upcast": upcast, **extra}
+
+    # The seed as measured (6.06 GiB peak): TRL's QLoRA path, no fp32 upcast of the non-4-bit weights.
+    out = [{"name": "seed", "label": "seed recipe (bs1 GA2 len512, paged AdamW 32-bit, ckpt, no packing)",
+            "lora": dict(SEED_LORA), "sft": dict(SEED_RECIPE), "upcast": False}]
+    out.append({"name": "seed_upcast", "label": "seed recipe through medchat's loader (fp32 norms/emb/head)",
+                "lora": dict(SEED_LORA), "sft": dict(SEED_RECIPE), "upcast": True})
+    out.append(from_yaml("default", medchat_default, "medchat default"))
+    for extra in args.extra_recipe:
+        out.append(from_yaml(Path(extra).stem.replace(".", "_"), extra, "recipe"))
     if low_memory.is_file():
-        lm_lora, lm_sft = read_recipe(low_memory)
-        out.append({"name": "low_memory", "label": f"low_memory ({low_memory.relative_to(ROOT)}), 8 GiB cap",
-                    "lora": {**SEED_LORA, **{k: v for k, v in lm_lora.items() if k.startswith("lora_")}},
-                    "sft": lm_sft, "upcast": True, "mem_cap_gib": 8.0})
+        out.append(from_yaml("low_memory", low_memory, "low_memory, 8 GiB cap", mem_cap_gib=8.0))
+    # Levers around the proposed default: packed bfd 512-token bins, bf16 (no fp32 upcast), lora_dropout 0, no ckpt.
+    base = dict(SEED_RECIPE, packing=True, packing_strategy="bfd", per_device_train_batch_size=8,
+                gradient_accumulation_steps=1, optim="adamw_torch_fused", gradient_checkpointing=False)
+    nodrop = dict(SEED_LORA, lora_dropout=0.0)
+    levers = [
+        ("p8", "packed 8x512, bf16, dropout 0, no ckpt", {}, nodrop, False, None),
+        ("p2", "p8 with 2x512 per micro-batch", {"per_device_train_batch_size": 2}, nodrop, False, None),
+        ("p4", "p8 with 4x512 per micro-batch", {"per_device_train_batch_size": 4}, nodrop, False, None),
+        ("p16", "p8 with 16x512 per micro-batch", {"per_device_train_batch_size": 16}, nodrop, False, None),
+        ("p8_ckpt", "p8 + gradient checkpointing", {"gradient_checkpointing": True}, nodrop, False, None),
+        ("p8_dropout", "p8 + lora_dropout 0.05", {}, dict(SEED_LORA), False, None),
+        ("p8_upcast", "p8 + fp32 norms/emb/head", {}, nodrop, True, None),
+        ("p8_liger", "p8 + Liger RMSNorm/SwiGLU/RoPE", {"use_liger_kernel": True}, nodrop, False, None),
+        ("p8_varlen", "p8 + varlen flash attention (torch)", {}, nodrop, False, "sdpa_varlen"),
+        ("p4_ckpt_ga2", "p4 + ckpt, GA 2 (low-memory shape)", {"per_device_train_batch_size": 4,
+                                                              "gradient_checkpointing": True,
+                                                              "gradient_accumulation_steps": 2}, nodrop, False, None),
+    ]
+    for name, label, sft_over, lora, up, attn in levers:
+        out.append({"name": name, "label": label, "lora": lora, "sft": {**base, **sft_over}, "upcast": up,
+                    "attn": attn})
     wanted = [w for w in (args.train or "").split(",") if w]
     if wanted:
         out = [v for v in out if v["name"] in wanted]
-    return out
+    # Most telling first: later ones are skipped when the call's time budget runs out.
+    priority = ["seed", "default", "low_memory", "p4", "p2", "p16", "p8_ckpt", "p8_varlen", "llama3-8b-qlora",
+                "p8_dropout", "p8_upcast", "p8_liger", "seed_upcast", "p8", "p4_ckpt_ga2"]
+    return sorted(out, key=lambda v: priority.index(v["name"]) if v["name"] in priority else len(priority))
 
 
 def run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device, cfg) -> dict:
@@ -189,6 +211,7 @@ def run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device, 
         liger_saved = {k: getattr(modeling_llama, k) for k in ("apply_rotary_pos_emb", "LlamaRMSNorm", "LlamaMLP")
                        if hasattr(modeling_llama, k)}
     result = {"name": v["name"], "label": v["label"], "lora": v["lora"], "upcast_fp32": v["upcast"],
+              "attn": v.get("attn") or "sdpa",
               "sft": {k: val for k, val in v["sft"].items()}}
     cap = v.get("mem_cap_gib")
     total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30 if device.type == "cuda" else None
@@ -203,6 +226,10 @@ def run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device, 
             if cap:
                 torch.cuda.set_per_process_memory_fraction(min(cap / total_gib, 1.0))
         base_alloc = torch.cuda.memory_allocated() / 2**30 if device.type == "cuda" else None
+        if v.get("attn"):
+            from benchmarks.varlen_attention import register
+
+            model.config._attn_implementation = register()
         peft_model = prepare_for_training(model, v["lora"], upcast_to_fp32=v["upcast"])
         tok = copy.deepcopy(tokenizer)
         tok.chat_template = training_chat_template(tok)
@@ -244,6 +271,7 @@ def run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device, 
                 peft_model.unload()
         del peft_model
         restore_base(model, snapshot, liger_saved)
+        model.config._attn_implementation = "sdpa"
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -307,8 +335,12 @@ def time_generate(gen_model, ids, mask, new_tokens: int, repeats: int = 3) -> fl
     return statistics.median(times)
 
 
-def serving_metrics(name, label, gen_model, p500, batch_prompts, pad_id, device, args) -> dict:
+def serving_metrics(name, label, gen_model, p500, batch_prompts, pad_id, device, args, new_tokens=None,
+                    repeats=None) -> dict:
     res = {"name": name, "label": label}
+    args = argparse.Namespace(**{**vars(args), "new_tokens": new_tokens or args.new_tokens,
+                                 "repeats": repeats or args.repeats})
+    res["new_tokens"] = args.new_tokens
     try:
         ids, mask = left_pad([p500], pad_id, device)
         time_generate(gen_model, ids, mask, 4, repeats=1)  # warm-up
@@ -429,10 +461,12 @@ def run_serving(args, model, tokenizer, rows, device, cfg) -> dict:
     peft_model.generation_config.eos_token_id = None  # generate exactly N tokens in the timings
 
     out["paths"].append(serving_metrics("seed_unmerged_eager", "seed: 4-bit + unmerged LoRA, HF generate",
-                                        peft_model, p500, batch_prompts, pad_id, device, args))
+                                        peft_model, p500, batch_prompts, pad_id, device, args,
+                                        new_tokens=args.eager_new_tokens, repeats=2))
     with peft_model.disable_adapter():
         out["paths"].append(serving_metrics("base4_eager", "4-bit base alone, HF generate (reference)",
-                                            peft_model, p500, batch_prompts, pad_id, device, args))
+                                            peft_model, p500, batch_prompts, pad_id, device, args,
+                                            new_tokens=args.eager_new_tokens, repeats=2))
     fast = None
     try:
         t0 = time.perf_counter()
@@ -446,8 +480,8 @@ def run_serving(args, model, tokenizer, rows, device, cfg) -> dict:
     # streaming overhead on the seed path (HF generate) and on the fast path
     peft_model.generation_config.eos_token_id = [tokenizer.eos_token_id]
     try:
-        out["streaming_seed"] = streaming_overhead(peft_model, tokenizer, rows, device, args.stream_tokens,
-                                                   repeats=2)
+        out["streaming_seed"] = streaming_overhead(peft_model, tokenizer, rows, device, args.eager_new_tokens,
+                                                   repeats=1)
         log(f"streaming seed path: {out['streaming_seed']}")
         if fast is not None:
             out["streaming_fast_unmerged"] = streaming_overhead(fast, tokenizer, rows, device, args.stream_tokens)
@@ -479,7 +513,8 @@ def run_serving(args, model, tokenizer, rows, device, cfg) -> dict:
         f"{out['adapter_effect_vs_base']}")
     merged.generation_config.eos_token_id = None
     out["paths"].append(serving_metrics("merged_eager", "merged + requantized 4-bit, HF generate (ZeroGPU path)",
-                                        merged, p500, batch_prompts, pad_id, device, args))
+                                        merged, p500, batch_prompts, pad_id, device, args,
+                                        new_tokens=args.eager_new_tokens, repeats=2))
     try:
         t0 = time.perf_counter()
         fast = FastServingModel(merged, max_cache_len=args.cache_len, batch_sizes=(1, 4, 8))
@@ -545,6 +580,8 @@ def write_report(results: dict, out_dir: Path, tag: str) -> str:
                      f"{d['rel_l2']:.4f}, KL {d['kl_mean']:.2e}, top-1 agreement {d['top1_agree']:.3f}; the "
                      f"adapter's own effect (base vs unmerged): rel L2 {e['rel_l2']:.4f}, KL {e['kl_mean']:.2e} "
                      f"(random weights and a synthetic adapter: see the SmolLM2 merge check for a trained one)")
+    if results.get("skipped"):
+        lines.append(f"- Not run (time budget of the call): {', '.join(results['skipped'])}")
     if results.get("attention_micro"):
         lines.append(f"- Packed attention micro-benchmark (per layer, fwd+bwd): {results['attention_micro']}")
     lines.append("")
@@ -567,10 +604,15 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--default-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora.yaml"))
+    parser.add_argument("--extra-recipe", action="append", default=[], help="another recipe YAML to time")
     parser.add_argument("--low-memory-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora-low-memory.yaml"))
     parser.add_argument("--prompt-tokens", type=int, default=500)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--stream-tokens", type=int, default=128)
+    parser.add_argument("--eager-new-tokens", type=int, default=64, help="new tokens for the slow eager paths")
+    parser.add_argument("--train-first", default="seed,default,low_memory",
+                        help="training variants run before serving; the others run after it, while time is left")
+    parser.add_argument("--time-budget", type=float, default=1e9, help="seconds; later variants are skipped")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-len", type=int, default=1024)
     parser.add_argument("--lora-delta", type=float, default=0.02, help="synthetic adapter: delta rms / weight rms")
@@ -607,13 +649,25 @@ def main(argv=None):
     log(f"model built in {results['model_build_s']:.1f} s, {results.get('model_alloc_gib')} GiB")
     snapshot = float_snapshot(model)
 
-    if not args.skip_train:
-        results["attention_micro"] = attention_micro(device)
-        results["training"] = []
-        for v in train_variants(args, Path(args.default_recipe), Path(args.low_memory_recipe)):
+    started = time.perf_counter() - results["model_build_s"]
+    variants = [] if args.skip_train else train_variants(args, Path(args.default_recipe), Path(args.low_memory_recipe))
+    first = [w for w in args.train_first.split(",") if w]
+    early = [v for v in variants if v["name"] in first]
+    late = [v for v in variants if v["name"] not in first]
+    results["training"] = []
+    results["skipped"] = []
+
+    def train(vs):
+        for v in vs:
+            if time.perf_counter() - started > args.time_budget:
+                results["skipped"].append(v["name"])
+                log(f"skipping {v['name']}: time budget")
+                continue
             results["training"].append(run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device,
                                                             cfg))
             write_report(results, out_dir, tag)
+
+    train(early)
     if not args.skip_serve:
         try:
             results["serving"] = run_serving(args, model, tokenizer, rows, device, cfg)
@@ -621,6 +675,15 @@ def main(argv=None):
         except Exception as exc:  # noqa: BLE001
             results["serving_error"] = f"{type(exc).__name__}: {str(exc)[:400]}"
             traceback.print_exc()
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        restore_base(model, snapshot)
+        write_report(results, out_dir, tag)
+    if not args.skip_train and time.perf_counter() - started < args.time_budget:
+        results["attention_micro"] = attention_micro(device)
+    train(late)
+    results["total_s"] = time.perf_counter() - started
     md = write_report(results, out_dir, tag)
     print(md, flush=True)
     return results

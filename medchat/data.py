@@ -32,6 +32,10 @@ Cleaning, in this order, every drop counted under ``dropped`` in the report:
    (rule counts under ``boilerplate_removed``); then drop a reply that is
    ``empty_after_cleaning``, ``mostly_boilerplate`` (more than ``max_boilerplate_fraction`` of
    its words removed) or still ``impersonation`` (a site or a doctor's name survived).
+   ``strip_dosing``: `medchat.dosing.strip_dosing` removes sentences that prescribe a specific
+   medicine dose or schedule ("fluconazole 150 mg once a week"), counted under
+   ``dosing_sentences_removed``; an assistant that has examined nobody must not prescribe, and a
+   model trained on such sentences learns to invent prescriptions (see the blind review).
 2. ``too_short``: fewer than ``min_reply_words`` words (0 disables).
 3. ``truncated`` (``drop_truncated``): the reply stops mid-sentence
    (`medchat.answer_checks.looks_truncated`).
@@ -63,6 +67,7 @@ from typing import Any, Callable, Iterable
 
 from medchat.answer_checks import looks_truncated
 from medchat.boilerplate import impersonation_findings, normalize_spacing, strip_boilerplate
+from medchat.dosing import strip_dosing
 
 __all__ = [
     "DataRecipe",
@@ -124,6 +129,9 @@ class DataRecipe:
     )
     clean_boilerplate: bool = field(
         default=True, metadata={"help": "Strip site greetings, signatures, closers and links from replies."}
+    )
+    strip_dosing: bool = field(
+        default=True, metadata={"help": "Remove sentences that prescribe a specific medicine dose or schedule."}
     )
     min_reply_words: int = field(default=20, metadata={"help": "Drop replies shorter than this (0 = keep all)."})
     max_boilerplate_fraction: float = field(
@@ -576,7 +584,7 @@ def _clean(
 ) -> list[_Conv]:
     dropped = {r: 0 for r in DROP_RULES}
     removed: dict[str, int] = {}
-    cleaned_replies = 0
+    cleaned_replies = dosing_replies = dosing_sentences = 0
     kept: list[_Conv] = []
     seen = set() if seen is None else seen
     for conv in _progress(convs, "cleaning"):
@@ -600,6 +608,12 @@ def _clean(
                     drop = drop or "mostly_boilerplate"
                 elif impersonation_findings(text):
                     drop = drop or "impersonation"
+            if recipe.strip_dosing:
+                dosing = strip_dosing(text)
+                if dosing.removed:
+                    dosing_replies += 1
+                    dosing_sentences += len(dosing.removed)
+                    text = dosing.text
             if max_answer_words:
                 text = trim_answer(text, max_answer_words)
             m["content"] = text
@@ -619,6 +633,8 @@ def _clean(
         kept.append(conv)
     report["replies_with_boilerplate"] = cleaned_replies
     report["boilerplate_removed"] = dict(sorted(removed.items(), key=lambda kv: -kv[1]))
+    report["replies_with_dosing"] = dosing_replies
+    report["dosing_sentences_removed"] = dosing_sentences
     report["dropped"] = dropped
     report["duplicates"] = dropped["duplicate"]
     report["kept"] = len(kept)

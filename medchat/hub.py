@@ -30,7 +30,7 @@ CARD_TEMPLATE = """---
 
 # {{ title }}
 
-A LoRA adapter for **{{ base_model }}**, fine-tuned with [medchat](https://github.com/) (QLoRA, TRL `SFTTrainer`)
+A LoRA adapter for **{{ base_model }}**, fine-tuned with medchat (QLoRA recipe, TRL `SFTTrainer`)
 on patient–doctor conversations to answer like a careful doctor: acknowledge, assess, advise, and say when to see a
 doctor.
 

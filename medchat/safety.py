@@ -17,8 +17,15 @@ How triage works (read top to bottom, the tables are the knowledge, the engine i
    typos from a table ("pian" -> "pain"), g-dropping ("sweatin"), stretched letters
    ("bleeeeding") and, conservatively, one-letter slips of known medical words ("cheast").
 2. rewrite hyperbole idioms to neutral words ("this homework is killing me", "dying to know").
-3. find CONCEPTS (symptoms in lay wording) in each sentence, skipping a match that is
-   - negated just before it in the same clause ("no chest pain"),
+3. find CONCEPTS (symptoms in lay wording) in each sentence. A concept is written as word
+   *classes*, not phrases (any face part + any droop word; any household product class + any
+   swallowing verb; any person + "wants to die"), so new wording of a known sign still matches.
+   A match is skipped when it is
+   - negated just before it in the same clause ("no chest pain"; "no one" is a subject, not a negation),
+   - explained by context in the sentence ("slurring" when drunk; an explaining context that is
+     itself negated, "hasn't touched alcohol", explains nothing),
+   - described as a recurring / conditional pattern ("sometimes I can't breathe when I'm stressed",
+     "my lips swell whenever I eat strawberries") unless the sentence says it is happening now,
    - in a clause about the past ("had a heart attack 5 years ago") unless the clause says it is
      happening again / now,
    - in a study / hypothetical / fiction question ("for my nursing exam, what are the signs of a
@@ -176,7 +183,7 @@ PHRASE_FIXES = [
     (r"\bhas not\b", "hasnt"), (r"\bhave not\b", "havent"), (r"\bare not\b", "arent"),
     (r"\bwas not\b", "wasnt"), (r"\bsewer slide\b", "suicide"), (r"\bheat attack\b", "heart attack"),
     (r"\bhard attack\b", "heart attack"), (r"\bthrowing up\b", "vomiting"), (r"\bthrew up\b", "vomited"),
-    (r"\bchucking up\b", "vomiting"), (r"\bbeing sick\b", "vomiting"), (r"\bself harm\b", "selfharm"),
+    (r"\bchucking up\b", "vomiting"), (r"\bthrow up\b", "vomit"), (r"\bbeing sick\b", "vomiting"), (r"\bself harm\b", "selfharm"),
     (r"\bself harming\b", "selfharming"), (r"\bself injury\b", "selfharm"), (r"\bepi pen\b", "epipen"),
     (r"\bkill my self\b", "kill myself"),
 ]
@@ -240,6 +247,7 @@ IDIOMS = [
      r"envy|jealousy|curiosity|excitement|cuteness)\b", "blush"),
     (r"\b(?:nearly |almost |literally |practically )?(?:died|die|dying) (?:laughing|of laughter)\b", "laughing"),
     (r"\b(?:would|could|i would|id) (?:kill|die) for\b", "want"),
+    (r"\b(?:id|hed|shed|theyd|youd|would|i would|he would|she would) (?:rather|sooner) (?:die|be dead) than\b", "prefer not to"),
     (r"\b(?:scared|bored|sick|worried|tired|frozen|loved|annoyed) to death\b", "very"),
     (r"\b(?:gave|give|giving|gives|had|have|nearly had|almost had|nearly gave|almost gave) (?:me |him |her |us )?"
      r"(?:a )?(?:mini )?(?:heart attack|stroke|coronary|seizure|aneurysm)(?= when| at| because| lol| haha| with (?:that|the|this)|$| laughing)"
@@ -325,13 +333,32 @@ PAST = re.compile("|".join([
 # Pets: "my dog is choking" needs a vet, not 911 guidance -- unless a person is in the sentence too.
 PET = re.compile(r"\b(?:dogs?|puppy|pupp(?:y|ies)|cats?|kitten|kittens|pets?|rabbit|hamster|horse|guinea pig|parrot|budgie|"
                  r"ferret|tortoise|vet)\b")
-HUMAN = re.compile(r"\b(?:i|im|ive|me|myself|id|(?:my|our) (?:\w+ )?(?:dad|father|mum|mother|husband|wife|son|daughter|"
-                   r"baby|kid|kids|child|children|toddler|friend|partner|brother|sister|grandma|grandpa|boyfriend|"
-                   r"girlfriend))\b")
+# A person in a pet sentence: a relative, or "me"/"I'm"/"I feel" (bitten, stung, hurt). A bare "I" is
+# not enough: "my dog ate a dishwasher tablet, what should I do?" is still about the dog.
+HUMAN = re.compile(r"\b(?:im|ive|me|myself|i (?:feel|cant|got|was|am|have)|(?:my|our) (?:\w+ )?(?:dad|father|mum|mother|"
+                   r"husband|wife|son|daughter|baby|kid|kids|child|children|toddler|friend|partner|brother|sister|grandma|"
+                   r"grandpa|boyfriend|girlfriend))\b")
 PRESENT = re.compile(
     r"\b(?:again|right now|currently|at the moment|today|tonight|this (?:morning|afternoon|evening|week)|"
     r"just now|started|starting|lately|recently|these days|coming back|came back|is back|suddenly|"
     r"all of a sudden|keeps?|now (?:i|he|she|hes|shes|im|its|my|his|her|they|theyre))\b"
+)
+# Happening now: overrides a `recurring` context ("I get breathless when stressed, but right now I can't breathe").
+NOW = re.compile(
+    r"\b(?:now|right now|at the moment|currently|today|tonight|this (?:morning|afternoon|evening|time)|just now|"
+    r"just (?:started|happened|ate|had|took)|suddenly|all of a sudden|worse than (?:usual|ever|normal)|different|"
+    r"never (?:had|felt|been) (?:this|it|like this))\b"
+)
+# Recurring / conditional contexts, used by `recurring=` on a few concepts (why: "sometimes I feel like I
+# can't breathe when I'm stressed" describes a pattern to ask about, not an airway emergency now).
+STRESS_TRIGGERED = (
+    r"(?:when|whenever|every time|each time|if) (?:i|im|i am|i get|i feel|i start|i start to|he|she|hes|shes|he gets|"
+    r"she gets)(?: \w+)? (?:stressed|anxious|nervous|panick\w*|worked up|overwhelmed|upset|worried)|"
+    r"(?:during|with|in|from) (?:a |my |his |her |the )?(?:panic|anxiety) attacks|"
+    r"when (?:i|he|she) (?:have|has|get|gets) (?:a |an )?(?:panic|anxiety) attacks?"
+)
+HABITUAL = (
+    r"whenever|every time|each time|(?:usually|always|sometimes|often|tends? to) (?:swell\w*|gets?|puff\w*|goes?)"
 )
 
 # -----------------------------------------------------------------------------------------------
@@ -345,26 +372,74 @@ def _gap(n: int) -> str:
 
 
 G1, G2, G3, G4, G5, G6 = (_gap(n) for n in (1, 2, 3, 4, 5, 6))
+# swelling in lay words: "swollen", "puffed up", "huge", "ballooned", "twice the size", "feels too big"
+SWOLLEN = (
+    r"(?:swell\w*|swollen|puff\w*|blow\w* up|blown up|huge|massive|enormous|ballooned|balloon\w*|like a balloon|"
+    r"(?:twice|double) (?:the|its|their|his|her|normal) size|too big|fat|bigger|fattened)"
+)
 NOT = r"(?:not|isnt|wont|doesnt|dont|cant|didnt|hasnt|havent|arent|wasnt|never|no longer)"
 WHOSE = r"(?:my|his|her|their|the|your|our)"
 PERSON_OBJ = r"(?:him|her|them|myself|himself|herself|themselves)"
+# Medicines, and household things that poison a child (why: a list of brand words never ends; the
+# classes do -- "<anything> cleaner / liquid / pods / tablets", solvents, batteries, magnets).
+MEDICINES = (
+    r"(?:pills?|tablets?|meds|medication|medicines?|capsules?|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|"
+    r"painkillers?|sleeping pills|antidepressants?|insulin|opioids?|oxy\w*|methadone|vitamins|iron tablets|gummies)"
+)
+# "grandad's tablets" -> "grandads tablets" after normalisation
+RELATIVES = (
+    r"(?:(?:mum|mom|dad|grandma|grandpa|grandad|granddad|nan|nana|gran|granny|grandmother|grandfather|parent|sister|"
+    r"brother|aunt|auntie|uncle|mother|father|neighbour|neighbor|visitor|babysitter|someone else)s)"
+)
+HOUSEHOLD = (
+    r"(?:bleach|detergent|disinfectant|dettol|ammonia|caustic(?: soda)?|lye|white spirit|turps|turpentine|petrol|gasoline|"
+    r"kerosene|paraffin|lamp oil|lighter fluid|(?:paint )?thinners?|nail (?:polish|varnish) remover|acetone|antifreeze|"
+    r"screen ?wash|de ?icer|weed ?killer|slug pellets|pesticides?|insecticides?|rat poison|fertili[sz]ers?|"
+    r"essential oils?|mouthwash|hand saniti[sz]ers?|methanol|e ?liquid|vape (?:juice|liquid)|nicotine(?: liquid)?|"
+    r"button batter(?:y|ies)|batter(?:y|ies)|magnets?|"
+    r"(?:dishwasher|washing up|washing|laundry|toilet|window|oven|drain|floor|bathroom|kitchen|surface|glass|carpet|"
+    r"multi ?purpose|cleaning|descal\w*|limescale|bleach) (?:liquid|cleaner|detergent|tablets?|tabs?|pods?|capsules?|"
+    r"powder|fluid|spray|gel|products?|solution|stuff|block)|cleaners?|chemicals?|poison\w*|"
+    # "<anything> unblocker / remover / descaler / polish / killer"
+    r"(?!pain )\w+ (?:unblocker|remover|descaler|degreaser|freshener|polish|killers?|repellent|softener))"
+)
+BURN_AREA = r"(?:arms?|legs?|chest|back|tummy|stomach|belly|face|neck|hands?|feet|foot|thighs?|shoulders?)"
+# Accidents and sport: "scared I'll hurt myself at the gym again" is not self-harm.
+ACCIDENT = (
+    r"gym|lifting|lift|workout|exercis\w*|warm\w* up|stretch\w*|sports?|football|rugby|running|training|fell|fall|"
+    r"falling|slip\w*|trip\w*|accident\w*|by mistake|cooking|kitchen|diy|ladder|bike|cycling|ski\w*|climbing|skating"
+)
 BODY_SIDE = r"(?:one|left|right|the left|the right|his left|his right|her left|her right|my left|my right)"
+# face drooping: any of these parts + any of these words (why: people describe a facial droop in many ways,
+# "mouth hanging down", "smile lopsided", "cheek has sagged", "eyelid lower on one side")
+FACE_PART = r"(?:face|mouth|smile|lips?|eyelids?|cheeks?|corner of (?:his|her|my|their|the) mouth)"
+DROOP = (
+    r"(?:droop\w*|dropping|sag\w*|slipped|slipping|slumped|hanging(?! open)|hangs(?! open)|gone down|pulled down|"
+    r"sl(?:id|ides|iding)(?: down)?|(?:dropped|fallen|fell)(?: down)? (?:on|to) (?:one|the|his|her|my) (?:side|left|right)|"
+    r"lower on (?:one|that|the left|the right|the other|his left|his right|her left|her right) side|lopsided|uneven|"
+    r"crooked|slanted|skewed|wonky|twisted|one sided|paralys\w*|paralyz\w*|frozen|numb)"
+)
 
 
 @dataclass(frozen=True)
 class Concept:
     label: str  # words used in Triage.reason
     patterns: tuple  # compiled regexes
-    unless: re.Pattern | None = None  # sentence-level context that explains the match away
+    unless: re.Pattern | None = None  # sentence-level context that explains the match away (if not negated)
     crisis: bool = False  # never dropped for study/hypothetical framing
+    # a general / conditional pattern ("whenever I'm stressed", "every time I eat strawberries") that
+    # explains the match away -- unless the sentence says it is happening now (NOW)
+    recurring: re.Pattern | None = None
 
 
-def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool = False) -> Concept:
+def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool = False,
+            recurring: str | None = None) -> Concept:
     return Concept(
         label,
         tuple(re.compile(rf"\b(?:{p})\b") for p in patterns),
         re.compile(rf"\b(?:{unless})\b") if unless else None,
         crisis,
+        re.compile(rf"\b(?:{recurring})\b") if recurring else None,
     )
 
 
@@ -377,11 +452,13 @@ CONCEPTS = {
         rf"(?:pain|pains|ache|aching|pressure|tightness|heaviness|squeezing|crushing|discomfort|weight|band|"
         rf"elephant|vice|hurts?|hurting){G5} (?:chest|breastbone|sternum)",
         r"heart (?:pain|hurts|ache)",
+        r"(?:clutch\w*|grabb\w*|grip\w*|holding|clasp\w*) (?:at )?(?:his|her|my|their|the) chest",
     ),
     "chest_severe": concept(
         "crushing / heavy chest pressure",
         rf"(?:crushing|squeez\w*|elephant|vice|heavy weight|tight band|band|heaviness){G5} chest",
         rf"chest{G3} (?:crushing|squeez\w*|like a vice|heavy|heaviness|like a weight)",
+        rf"chest{G5} (?:vice|vise|clamp\w*|crush\w*|squeez\w*|elephant|heavy weight|weight on it)",
     ),
     "radiating": concept(
         "pain spreading to arm/jaw",
@@ -424,6 +501,7 @@ CONCEPTS = {
         r"breathing (?:is )?(?:hard|difficult|laboured|labored)",
         unless=r"running|stairs|exercis\w*|workout|gym|jogging|climbing|hiking|cycling|fitter|fitness|unfit|"
         r"nose|nostrils?|nasal|stuffy|blocked|congest\w*|laugh\w*",
+        recurring=STRESS_TRIGGERED,
     ),
     "breath_severe": concept(
         "can't breathe",
@@ -434,7 +512,12 @@ CONCEPTS = {
         r"(?:sentences?|words?)",
         rf"(?:breath\w*|breathe){G4} (?:at rest|sitting (?:still|down)|lying (?:still|down)|even (?:sitting|resting|lying))",
         r"grunting",
+        # a child working hard to breathe: skin/tummy sucking in under the ribs, flaring nostrils
+        r"(?:sucking|pulling|caving|sinking|drawing) in (?:under|between|below|at|around) (?:his|her|the|their|my) ribs|"
+        rf"(?:ribs|tummy|stomach|chest|skin|neck){G3} (?:sucking|pulling|caving|sinking) in|"
+        r"nostrils (?:are )?flaring|head bobbing",
         unless=r"nose|nostrils?|nasal|stuffy|blocked|congest\w*|sinus\w*|laugh\w*|giggl\w*|mask",
+        recurring=STRESS_TRIGGERED,
     ),
     "cyanosis": concept(
         "blue lips/skin",
@@ -457,12 +540,18 @@ CONCEPTS = {
     # --- stroke
     "face_droop": concept(
         "face drooping",
-        rf"(?:face|mouth|smile|lips?|eyelid|cheek){G4} (?:droop\w*|dropping|sag\w*|lopsided|uneven|crooked|slanted|"
-        r"wonky|twisted|paralys\w*|paralyz\w*|frozen|numb)",
-        r"(?:droop\w*|lopsided|crooked|wonky) (?:face|smile|mouth)",
+        # any part of the face + any droop word ("mouth is hanging down", "corner of his mouth slipped")
+        rf"{FACE_PART}{G4} {DROOP}",
+        rf"(?:droop\w*|lopsided|crooked|wonky|uneven|one sided|slanted) {FACE_PART}",
         rf"(?:face|mouth|smile){G3} (?:weird|funny|strange|odd|different|wrong){G2} (?:one side|left|right)",
+        # a smile that works on one side only
+        rf"smile{G4} (?:on |up on |at |to )?(?:one|the left|the right|his left|his right|her left|her right) side",
+        rf"(?:cant|unable to|couldnt|wont|doesnt) (?:smile|close (?:his|her|my|their) eye){G3} (?:on|one side|left|right)",
         unless=r"dentist|dental|anaesth\w*|anesth\w*|botox|filler|fillers|injection|numbing|cold weather|acne|"
-        r"spots|pimples?|wrinkl\w*|eyebrows?",
+        r"spots|pimples?|wrinkl\w*|eyebrows?|teeth|tooth|braces|orthodont\w*|photos?|pictures?|selfies?|ageing|"
+        r"aging|jowls|always been|born with|since (?:birth|i was born|childhood)",
+        recurring=r"when (?:i|im|he|she|hes|shes|i get|i am)(?: \w+)? (?:tired|exhausted|sleepy|stressed)|always|usually|"
+        r"every (?:morning|evening|day)|in the mornings",
     ),
     "speech": concept(
         "slurred or muddled speech",
@@ -473,7 +562,11 @@ CONCEPTS = {
         r"words out|find (?:the|his|her|my|their) words|say (?:words|anything))"
         r"(?:(?= properly| right| clearly| normally| straight| at all)|(?=$| and| ,))",
         r"not making (?:any )?sense|talking (?:nonsense|gibberish|rubbish)|making no sense",
-        unless=r"drunk|drinks|drinking|alcohol|beer|wine|vodka|tipsy|hungover|throat|laryng\w*|hoarse|lost (?:my|his|her) "
+        r"(?:sounds?|sounding|seems?|talking|speaking)(?: like)?(?: (?:hes|shes|he is|she is|theyre|im|i am|hes been|"
+        r"shes been))? drunk",
+        # being drunk explains slurring; *sounding* drunk does not
+        unless=r"(?<!like )(?<!sounds )(?<!sound )(?:is|was|got|gets|getting|hes|shes|im|were|are|been|very|really|so|bit|"
+        r"little|blind) drunk|drinks|drinking|alcohol|beer|wine|vodka|tipsy|hungover|throat|laryng\w*|hoarse|lost (?:my|his|her) "
         r"voice|stammer\w*|stutter\w*|shy|nervous|anxious|english|language|accent|braces|toddler|teething|dentist|"
         r"tooth|teeth",
     ),
@@ -518,22 +611,40 @@ CONCEPTS = {
     # --- allergy
     "airway_swelling": concept(
         "swelling of throat/tongue/lips",
-        rf"(?:throat|tongue|lips?|airway|windpipe){G3} (?:swell\w*|swollen|puff\w*|closing|closed|blow\w* up|thick)",
+        rf"(?:throat|tongue|lips?|airway|windpipe){G3} (?:closing|closed|thick)",
+        rf"(?:throat|tongue|lips?|mouth){G3} {SWOLLEN}",
         rf"(?:swell\w*|swollen|puffy|closing){G2} (?:throat|tongue|lips?|airway)",
         r"throat (?:feels |is |going )?(?:tight|closing)|tight throat",
-        unless=r"filler|fillers|injection|lip gloss|sunburn\w*|cold sore|dentist|dental|piercing",
+        unless=r"filler|fillers|injection|lip gloss|sunburn\w*|cold sore|dentist|dental|piercing|ulcers?|bumped|punched|"
+        r"split lip|fat lip|fell|chapped|dry|cold weather|wind|bit (?:my|his|her|their) (?:lip|lips|tongue)|bitten (?:my|his|her|their) (?:lip|tongue)",
+        recurring=HABITUAL,
+    ),
+    "throat_signs": concept(
+        "trouble swallowing / voice changed",
+        r"(?:hard|difficult|struggl\w*|trouble|cant|unable|difficulty|can barely|barely) (?:to )?swallow\w*",
+        rf"voice{G3} (?:funny|strange|hoarse|croaky|different|weird|changed|muffled|squeaky|gone)",
     ),
     "face_swelling": concept(
         "face swelling",
-        rf"(?:face|eyes?|eyelids?){G3} (?:swell\w*|swollen|puff\w*|blow\w* up)",
+        rf"(?:face|eyes?|eyelids?){G3} {SWOLLEN}",
         r"(?:swell\w*|swollen|puffy) (?:face|eyes?)",
         unless=r"crying|cried|hay fever|hayfever|sleep|tired|morning|mornings|woke|wake|tooth|teeth|dentist",
+        recurring=HABITUAL,
     ),
     "allergen": concept(
         "allergy trigger",
         r"allerg\w*|anaphyla\w*|peanuts?|nuts?|shellfish|shrimps?|prawns?|lobster|crab|sesame|bees?|wasps?|hornets?|"
         r"stung|sting|stings|penicillin|amoxicillin|antibiotics?|epipen|new (?:medication|medicine|tablets?|pills?|drug)|"
         r"(?:first|1st) (?:dose|tablet|pill)|hives",
+        r"cashews?|almonds?|walnuts?|pistachios?|hazelnuts?|pecans?|brazil nuts?|satay|peanut butter|insect bite",
+    ),
+    # Something just eaten / taken. Weak alone, so only the airway-swelling rule uses it: lips or tongue
+    # swelling up after *any* food or new drug is the warning sign, whatever the food was.
+    "exposure": concept(
+        "after eating / a sting / a new drug",
+        r"(?:ate|eaten|eating|tasted|tried|had|took|taken|taking) (?:a |an |some |the |his |her |my |a bit of |one )?\w+",
+        r"after (?:eating|dinner|lunch|breakfast|a meal|the meal|food|a takeaway|the takeaway|the restaurant|taking|"
+        r"starting)|stung|bitten|bite|started (?:on|taking)",
     ),
     "hives": concept(
         "hives",
@@ -575,6 +686,12 @@ CONCEPTS = {
         r"gunshot|shot wound|impaled|severed|amputat\w*",
         unless=r"flu shot|booster|vaccin\w*|jab|injection|photo",
     ),
+    "open_fracture": concept(
+        "bone through the skin",
+        rf"bone{G3} (?:sticking|poking|coming|stuck|showing|pushing) (?:out|through)|(?:see|seeing|can see) (?:the )?bone|"
+        r"bone (?:is )?(?:showing|visible|exposed)",
+        unless=r"fish|chicken|meat|dogs?|broth|steak",
+    ),
     "pregnant": concept("pregnancy", r"pregnan\w*|weeks? along"),
     # --- consciousness
     "unresponsive": concept(
@@ -585,6 +702,18 @@ CONCEPTS = {
         r"wont wake(?: up)?|(?:not|isnt|arent) waking(?: up)?|(?:cant|wont) be (?:woken|roused)|hard to wake",
         unless=r"emails?|messages?|texts?|calls?|letters?|treatment|antibiotics?|medication|medicine|meds|therapy|"
         r"physio|wish|think\w* about|want to|hope|rather|alarm|mornings|in the morning|school|work",
+    ),
+    "not_answering": concept(
+        "not answering / eyes won't open",
+        r"(?:wont|isnt|not|doesnt|cant|didnt|wouldnt) (?:answer\w*|react\w*|open (?:his|her|their) eyes)",
+        r"eyes (?:wont|dont|arent|not) (?:open|opening)|no reaction",
+        # a person ignoring texts or questions is not unresponsive
+        unless=r"emails?|messages?|texts?|calls?|phone|questions?|door|letters?|about|when i ask|tantrum|sulk\w*|ignor\w*|"
+        r"playing|games?|headphones|busy|upset|angry|mood",
+    ),
+    "down": concept(
+        "on the floor / slumped",
+        r"on the (?:\w+ )?(?:floor|ground|pavement|road)|slumped|lying (?:there )?(?:motionless|still|lifeless)",
     ),
     "floppy": concept("floppy / limp", r"floppy|limp and|gone limp|went limp|is limp|lifeless"),
     "collapsed": concept(
@@ -603,10 +732,31 @@ CONCEPTS = {
         r"shaking uncontrollably|jerking uncontrollably",
         unless=r"keep fit|fitting room|fitting in|fits? (?:in|into|well|perfectly)",
     ),
+    # what a seizure looks like to a bystander: foaming, eyes rolled back -- with jerking, it is happening now
+    "seizure_sign": concept(
+        "foaming / eyes rolled back",
+        r"foaming at the mouth|frothing at the mouth",
+        rf"eyes{G2} (?:roll\w*|rolled) (?:back|up)",
+    ),
+    "seizure_lay": concept(
+        "jerking / shaking all over",
+        rf"(?:arms?|legs?|limbs|body|whole body|hands and feet|all four limbs){G3} (?:jerk\w*|twitch\w*|thrash\w*|"
+        r"spasm\w*|convuls\w*|shaking|shuddering)",
+        r"(?:jerk\w*|twitch\w*|thrash\w*|shaking|shakes|shuddering) (?:all over|uncontrollably|violently|on the (?:floor|ground))",
+        rf"on the (?:\w+ )?(?:floor|ground){G2} (?:jerk\w*|twitch\w*|thrash\w*|shaking|fitting|convuls\w*)",
+        r"(?:went|gone|goes) (?:stiff|rigid) and (?:then )?(?:started )?(?:shaking|jerking|twitching)",
+        # shivering, nerves, hunger, tics and sleep twitches look like this too
+        unless=r"cold|freezing|shiver\w*|chills|swim\w*|nervous|nerves|anxious|anxiety|scared|frightened|fear|crying|"
+        r"sobbing|laugh\w*|hungry|hunger|lunch|meals?|sugar|caffeine|coffee|sleep|asleep|dream\w*|eyelids?|tics?|"
+        r"tourette\w*|hiccup\w*|dancing|music|withdrawal|hangover|parkinson\w*|tremor|restless|at night|in bed",
+    ),
     "seizure_long": concept(
         "lasting or repeated",
         rf"(?:{NOT}) stop\w*",
         r"(?:over|more than|longer than|for|at least) (?:5|five|6|7|8|9|10|ten|\d\d|fifteen|twenty) minutes",
+        # any duration of five minutes or more, or "for ages", "still going"
+        r"(?:[5-9]|[1-9]\d|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|several) minutes|for ages|ages now|"
+        r"(?:a |such a )?(?:long|good) (?:time|while)|going on for|still (?:going|shaking|jerking|fitting|twitching)",
         r"(?:seizure|fit) after (?:seizure|fit)|one after (?:another|the other)|back to back|another one",
         rf"(?:{NOT}) (?:waking|woken|wake|come round|coming round|came round|conscious)(?: up)?",
         r"first (?:ever )?(?:seizure|fit)",
@@ -614,20 +764,29 @@ CONCEPTS = {
     # --- babies, fever, meningitis, sepsis
     "baby": concept(
         "baby",
-        r"bab(?:y|ies|ys)|newborn|infant|toddler|little one",
+        r"bab(?:y|ies|ys)|newborns?|infants?|toddlers?|little one",
         r"(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:day|days|week|weeks|month|months|"
         r"mo) old",
     ),
     "young_infant": concept(
         "baby under 3 months",
-        r"newborn|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:day|days|week|weeks) old",
+        r"newborns?|(?:\d|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:day|days|week|weeks) old",
         r"(?:1|2|one|two) (?:month|months|mo) old",
     ),
     "fever": concept(
         "fever",
         r"fever\w*|temperature|high temp|burning up|burning hot|(?:very|really|so) hot to (?:the )?touch|pyrexi\w*",
         r"(?:3[89]|4[0-2])\.\d|(?:3[89]|4[0-2]) (?:c|degrees|deg)|10[0-5](?:\.\d)? (?:f|degrees|deg)|10[0-5]\.\d",
-        unless=r"hay fever|hayfever|glandular fever|room temperature|water temperature|temperature outside",
+        unless=r"hay fever|hayfever|glandular fever|room temperature|water temperature|temperature outside|what temperature|"
+        r"temperature (?:should|for|of) (?:the |a |her |his )?(?:bath|milk|bottle|formula|room|water|nursery|bedroom)|"
+        r"(?:bath|milk|bottle|formula|nursery|bedroom) temperature|normal temperature|3[56](?:\.\d)?|37\.[0-4]",
+    ),
+    "feels_hot": concept(
+        "feels hot to the touch",
+        r"(?:really|very|so|too|quite|extremely|super|properly|red) (?:hot|warm)|(?:hot|warm) to (?:the )?touch|"
+        r"boiling|burning up|roasting|like a (?:furnace|radiator|hot water bottle)|(?:feels?|felt|seems?) hot",
+        unless=r"bath|bathwater|shower|blankets?|swaddl\w*|room|weather|outside|sun|car|layers|clothes|sleeping bag|"
+        r"water|bottle is|milk is|formula is",
     ),
     "high_fever": concept(
         "very high fever",
@@ -649,6 +808,10 @@ CONCEPTS = {
     "infant_unwell": concept(
         "not feeding / unusually sleepy",
         r"(?:not|isnt|wont|stopped|refus\w*) (?:feeding|eating|drinking|taking (?:milk|bottles?|feeds))",
+        r"(?:not|isnt|wont|stopped|hasnt|havent|doesnt|didnt|wouldnt)(?: \w+)? (?:feeding|feed|feeds|fed|eating|drinking|"
+        r"taking|take|wanted|want|had|finish\w*)(?: (?:his|her|the|a|any|their))? (?:milk|bottles?|feeds?|breast|formula|"
+        r"boob)",
+        r"refus\w* (?:his |her |the |any |their |to )?(?:feeds?|feeding|bottles?|milk|breast|formula|food|drink)",
         r"(?:very|really|unusually|so|extremely) (?:sleepy|drowsy|lethargic)|letharg\w*|hard to wake|"
         r"(?:no|not had a|hasnt had a) wet (?:nappies|diapers|nappy|diaper)",
     ),
@@ -705,9 +868,16 @@ CONCEPTS = {
     ),
     "mottled": concept(
         "mottled / blotchy skin",
-        rf"mottled|marbled|ashen|(?:skin){G3} (?:blotchy|blue|grey|gray|pale and clammy)|blotchy",
+        rf"mottled|marbled|ashen|(?:skin){G3} (?:blotchy|blue|grey|gray|pale and clammy|patchy|purple|dusky|"
+        r"bluish|greyish)|blotchy",
         unless=r"eczema|acne|rosacea|blush\w*|sunburn|allerg\w*|hives",
     ),
+    "infection": concept(
+        "known infection",
+        r"infection|infected|septic|sepsis|cellulitis|pneumonia|uti|abscess",
+        unless=r"ear infection|eye infection|fungal|thrush|yeast",
+    ),
+    "rigors": concept("shivering / rigors", r"shiver\w*|rigou?rs|chills|teeth chattering|shaking with (?:cold|chills)"),
     "fast_breathing": concept(
         "breathing fast",
         rf"breath\w*{G2} (?:really |very |so )?(?:fast|quick\w*|rapid\w*|hard and fast)|rapid breath\w*|panting",
@@ -715,26 +885,51 @@ CONCEPTS = {
     # --- poisoning / overdose (the act has happened)
     "ingested": concept(
         "swallowed something",
-        rf"(?:swallow\w*|took|taken|ate|eaten|drank|drunk|drinking|downed|necked|chewed|licked){G6} "
-        r"(?:pills?|tablets?|meds|medication|medicines?|capsules?|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|"
-        r"painkillers?|sleeping pills|antidepressants?|insulin|opioids?|oxy\w*|methadone|bleach|detergent|dishwasher "
-        r"(?:tablets?|pods?)|laundry (?:pods?|capsules?|tablets?|liquid)|washing (?:pods?|capsules?|tablets?|liquid|"
-        r"up liquid)|pods?|antifreeze|weed ?killer|pesticides?|rat poison|poison\w*|batter(?:y|ies)|magnets?|"
-        r"drain cleaner|oven cleaner|cleaning (?:products?|fluids?|spray)|chemicals?|lamp oil|paraffin|methanol|"
-        r"mushrooms?|berries|vape (?:juice|liquid)|nicotine|bottle|packet|box)",
+        rf"(?:swallow\w*|took|taken|ate|eaten|drank|drunk|drinking|downed|necked|chewed|chewing|licked|sucked|sipped|"
+        rf"gulped|bit into){G6} (?:{MEDICINES}|{HOUSEHOLD}|mushrooms?|berries|"
+        # a bare "the whole packet" (pills implied) -- not "a packet of crisps"
+        rf"(?:bottle|packet|box|pack|tub|jar)(?!(?: of)? (?!(?:\w+ )?{MEDICINES}|{HOUSEHOLD})\w))",
         # "thinking about taking all my pills" is intent (crisis), not an ingestion that happened
         unless=r"(?:think\w*|thought|want\w*|going to|plan\w*|tempted|considering|should i) (?:about |of |to )?(?:just )?"
         r"(?:take|taking|swallow\w*)",
     ),
     "toxic": concept(
         "poisonous substance",
-        r"bleach|detergent|dishwasher (?:tablets?|pods?)|laundry (?:pods?|capsules?)|washing (?:pods?|capsules?)|"
-        r"antifreeze|weed ?killer|pesticides?|rat poison|poison(?:ous)?|button batter(?:y|ies)|batter(?:y|ies)|magnets|"
-        r"drain cleaner|oven cleaner|methanol|lamp oil|paraffin|vape (?:juice|liquid)|nicotine liquid|"
+        HOUSEHOLD,
         r"wild mushrooms?|(?:unknown|random|some of (?:his|her|my|the)) (?:pills?|tablets?|berries|mushrooms?)",
         # someone else's medicine, or nobody knows how much
-        r"unsure how (?:many|much)|(?:grandmas|grandpas|mums|dads|parents|sisters|brothers|nans|grans|someone elses) "
-        r"(?:\w+ )?(?:pills|tablets|meds|medication|medicine)",
+        rf"unsure how (?:many|much)|{RELATIVES} (?:\w+ )?(?:pills|tablets|meds|medication|medicine)",
+    ),
+    # --- a child and something from the cupboard: any medicine not theirs, any household chemical
+    "child": concept(
+        "child",
+        r"(?:my|our|his|her|their) (?:\w+ )?(?:son|daughter|kid|kids|child|boy|girl|toddler|baby|grandson|granddaughter|"
+        r"nephew|niece|little one|twins?)|toddler|baby|infant|little one",
+        r"(?:[1-9]|1[0-2]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve) (?:year|yr|years|yrs) old|"
+        r"\d+ (?:month|months|mo) old",
+    ),
+    "child_ingested": concept(
+        "child swallowed medicine or chemicals",
+        # not "took" ("my daughter took her antibiotics"): a child eats, drinks, chews or gets into things
+        rf"(?:swallow\w*|ate|eaten|drank|drunk|chewed|chewing|licked|sucked|sucking|bit into|got into|got hold of|"
+        rf"found){G6} (?:{MEDICINES}|{HOUSEHOLD})",
+        unless=r"(?:tablet|pill|capsule) whole|prescribed|(?:his|her|their) (?:own )?(?:dose|medicine|antibiotics?|inhaler)",
+    ),
+    "ingest_act": concept(
+        "had a sip / swallowed some",
+        r"(?:had|took|taken) (?:a |some )?(?:sip|swig|mouthful|gulp|taste|lick|bite|drink)",
+        r"(?:swallowed|drank|drunk|ate|eaten|chewed|licked|sucked on|sucking on|chewing on|chewing) (?:some|it|them|one|any|"
+        r"a bit|a little|a few|bits|the lot)",
+        r"(?:some|it|bits) (?:went|got) (?:in|into) (?:his|her|their) mouth",
+    ),
+    "adult_meds": concept(
+        "someone else's medicine",
+        rf"(?:my|our|{RELATIVES}) (?:\w+ ){{0,3}}{MEDICINES}",
+    ),
+    "swallowed_object": concept(
+        "swallowed an object",
+        rf"(?:swallow\w*|ate|eaten){G4} (?:coins?|marbles?|lego|beads?|buttons?|earrings?|screws?|nails?|pins?|stones?|"
+        r"pebbles?|small toy|toy|piece of (?:plastic|toy|glass|metal)|ring)",
     ),
     "dose_big": concept(
         "large dose",
@@ -755,7 +950,24 @@ CONCEPTS = {
         "burn",
         r"burned|burnt|scald\w*|(?:caught|set|on) fire|(?:bad|severe|big|serious|chemical|electrical|deep) burns?|"
         r"fire|flames|boiling (?:water|oil|kettle)|acid",
-        unless=r"sun|sunbath\w*|tanning|sunbed|heartburn|acid reflux|reflux|stomach acid|folic acid|fire alarm|fired",
+        # hot liquid, steam or a chemical landing on someone
+        r"hot (?:oil|fat|water|tea|coffee|soup|drink|pan|grease|liquid|wax|milk|iron|metal)|(?:boiling|scalding) \w+|"
+        r"steam|kettle",
+        r"(?:grabbed|touched|leaned on|leant on|fell (?:on|against)|picked up|sat on) (?:the |a |his |her |my )?(?:hot )?"
+        r"(?:iron|oven|stove|hob|hot plate|pan|radiator|exhaust|straighteners|curling (?:iron|tongs)|heater|barbecue|bbq)",
+        rf"(?:splash\w*|spill\w*|spilt|tipped|knocked|pulled|poured|dropped){G5} (?:oil|fat|tea|coffee|soup|kettle|pan|"
+        r"pot|mug|cup|chemicals?|bleach|acid|oven cleaner|drain cleaner|cleaner|caustic\w*)",
+        rf"(?:bleach|acid|caustic\w*|oven cleaner|drain cleaner|lye|ammonia|chemicals?){G4} (?:on|in|into|onto|over) "
+        r"(?:my|his|her|their|the) (?:skin|arms?|hands?|face|eyes?|legs?|chest|body)",
+        unless=r"sun|sunbath\w*|tanning|sunbed|heartburn|acid reflux|reflux|stomach acid|folic acid|fire alarm|fired|"
+        r"steam room|sauna|steamed|steamer|steam clean\w*",
+    ),
+    "burn_blister": concept(
+        "blistering",
+        r"blister\w*|red raw|raw and weeping",
+        # a small blister on a finger is first aid at home; shoe blisters are not burns
+        unless=r"small|tiny|little|minor|fingers?|fingertips?|thumb|a bit|single|one blister|pea|shoes?|heels?|walking|"
+        r"hik\w*|running|rubbing|friction",
     ),
     "burn_severe": concept(
         "large or deep burn",
@@ -763,6 +975,8 @@ CONCEPTS = {
         rf"blister\w*{G3} (?:all over|everywhere|huge|big|large)|(?:huge|big|large|massive) (?:blisters?|patch\w*|area)",
         r"(?:whole|entire|all (?:of )?(?:his|her|my|the|their)|most of (?:his|her|my|the)) (?:arm|leg|chest|back|face|"
         r"body|hand|side|torso|tummy|stomach)",
+        # more than one body area: "his arm and chest are scalded"
+        rf"{BURN_AREA} and (?:his |her |my |their |the )?{BURN_AREA}",
         r"face|eyes?|groin|genitals?|hands|chemical|electric\w*|acid|(?:bigger|larger) than (?:his|her|my|a|the|your)? ?"
         r"(?:hand|palm)|boiling|blistered",
     ),
@@ -811,6 +1025,17 @@ CONCEPTS = {
         "infection signs (pus / spreading redness)",
         rf"(?:red|redness|swelling){G4} (?:spreading|getting bigger|tracking|growing)|red streaks?|pus|oozing",
     ),
+    "eye_sore": concept(
+        "red or painful eye",
+        rf"eyes?{G5} (?:red|bloodshot|painful|aching|aches|sore|hurts?|hurting|throbb\w*)",
+        unless=r"hay ?fever|tired|screens?|computer|crying|cried|contact lens\w*|pollen|allerg\w*",
+    ),
+    "blurred_vision": concept(
+        "blurred vision",
+        rf"(?:visions?|sight|things|everything){G4} (?:blurr\w*|hazy|misty|cloudy|foggy|fuzzy|dim)|blurr\w* vision|"
+        r"(?:cant|struggl\w* to) see (?:properly|clearly)",
+    ),
+    "fluid_loss": concept("diarrhoea / vomiting", r"diarrh\w*|the runs|vomit\w*|sickness|being sick"),
     "abdo_pain": concept(
         "belly pain",
         rf"(?:pain|ache|aching|hurts?|hurting|cramp\w*|tender){G4} (?:belly|tummy|stomach|abdomen|abdominal)",
@@ -833,6 +1058,7 @@ CONCEPTS = {
     ),
     "no_urine": concept(
         "not passing urine",
+        r"(?:hasnt|havent|not|isnt|no|hardly|barely|didnt) (?:been )?(?:peeing|weeing|urinating)|"
         r"(?:hasnt|havent|not|no|hardly|barely|didnt) (?:had )?(?:a |any )?(?:wee|wees|pee|peed|weed|urinated|"
         r"wet (?:nappy|nappies|diaper|diapers))",
     ),
@@ -840,7 +1066,7 @@ CONCEPTS = {
         "muscle/rib strain context",
         rf"(?:after|since|from|doing){G3} (?:gym|workout|lifting|exercise|bench|press ?ups|push ?ups|training|sport|"
         r"football|rugby|fall|fell|coughing|moving house|lifting)",
-        rf"(?:hurts|worse|tender|sore|pain\w*) (?:when|if) (?:i |you |he |she )?(?:press|push|touch|poke|twist|turn|"
+        rf"(?:hurts|worse|tender|sore|pain\w*)(?: a bit| a little| only| more)? (?:when|if) (?:i |you |he |she )?(?:press|push|touch|poke|twist|turn|"
         r"lie|move|cough|sneeze|stretch)",
         r"tender to (?:the )?touch|pulled (?:a )?(?:muscle|something)|muscle|strain\w*|ribs?|chest wall|costochondritis",
     ),
@@ -851,20 +1077,50 @@ CONCEPTS = {
         r"themself)",
         r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?life(?! (?:back|insurance|in (?:my|his|her) (?:own )?hands))",
         r"(?:end|ending|finish|finishing) it (?:all|tonight|today|now|for good|once and for all)",
-        r"(?:going to|want to|will|plan to|planning to|thinking of|thinking about|ready to) end it"
-        r"(?! (?:with|between|off))",
+        r"(?:going to|want to|wants to|will|plan to|planning to|thinking of|thinking about|ready to|decided to|about to) "
+        r"end (?:it|things|everything)(?!(?: \w+){0,2} (?:with|between|off))",
         r"suicid\w*",
-        r"(?:want|wish|going|ready|deserve|plan\w*|tempted) to (?:die|be dead|not exist|not be alive|disappear forever)",
-        r"wish (?:i|id) (?:was|were|had|could) (?:dead|die|never been born|not here|not born|gone|disappear)",
-        r"(?:dont|do not) want to (?:be here|live|be alive|exist|wake up|go on|carry on)"
-        r"(?! (?:in|at|near|with|on|abroad|there|for|alone|until|without|together))",
-        r"(?:better off|happier|fine|be fine) without me|better off (?:dead|if i (?:was|were|wasnt|werent) "
-        r"(?:gone|dead|here|around))|world (?:would be )?better without me",
-        r"(?:no|not any|isnt any|no more) (?:point|reason|purpose) (?:in |to )?(?:living|to live|being alive|going on|"
-        r"carrying on|in life)|(?:nothing|no one|nobody) (?:left )?to live for",
+        # any person, any tense: "I want to die", "he wants to die", "she'd rather be dead"
+        r"(?:wants?|wanted|wanting|wish(?:es|ed)?|going|ready|deserves?|plan\w*|tempted|longs?|longing) to (?:die|be dead|"
+        r"not exist|not be alive|stop existing|cease to exist)",
+        r"wish(?:es|ed)? (?:i|id|he|hed|she|shed|they|theyd) (?:was|were|had|could|would)(?: just)? (?:dead|die|never been born|"
+        r"not here|not born|gone|disappear\w*|vanish\w*|not exist|not wake up)",
+        r"(?:id|hed|shed|theyd|would|i would|he would|she would|they would) (?:rather|sooner) (?:be dead|die|not be (?:here|"
+        r"alive|around)|not exist|not wake up)",
+        r"(?:dont|do not|doesnt|does not|didnt|not|never) (?:want|wants|wanting|wanted) to (?:be here|live|be alive|exist|"
+        r"wake up|go on|carry on)(?! (?:in|at|near|with|on|abroad|there|for|alone|until|without|together))",
+        r"(?:better off|happier|fine|be fine)(?: \w+){0,2} (?:without me|with me gone|if i (?:was|were|wasnt|"
+        r"werent|had)(?: just| not)? (?:gone|dead|here|around|never born|not born))|better off dead|"
+        rf"(?:says|said|saying|told (?:me|us)|tells (?:me|us)|thinks|texted|messaged|wrote){G5} (?:better off|happier|fine)"
+        r"(?: \w+){0,2} (?:without (?:him|her|them)|if (?:he|she|they) (?:was|were|wasnt|werent)(?: just)? (?:gone|dead))|"
+        r"(?:miss me|notice|care|matter)(?: \w+){0,2} if i (?:was|were)(?: \w+)? (?:gone|dead|not here|not around)|"
+        r"(?:miss me|notice|care) if i (?:died|disappeared|killed myself)|"
+        r"world (?:would be )?better without me",
+        # wanting to vanish *for good* (not "disappear for a week")
+        r"(?:wants?|wish\w*|need|needs) to (?:just )?(?:disappear|vanish|fade away|be gone)(?: \w+){0,3} (?:forever|for good|"
+        r"permanently|for ever|never (?:come|coming|be) back|never (?:have to )?(?:face|see|wake))",
+        r"(?:no|not any|isnt any|no more) (?:point|reason|purpose) (?:in |to |of )?(?:me |my )?(?:living|to live|being alive|"
+        r"being here|going on|carrying on|in life|existing|staying alive)|(?:nothing|no one|nobody) (?:left )?to live for",
+        # a plan with specifics: how *and* when / where
+        rf"(?:how|when|where) (?:id|i would|ill|i will|im going to|i could) (?:do it|end it|go through with it){G3} "
+        r"(?:and (?:when|where|how)|date|time|place)",
+        r"(?:dont|doesnt|cant|cannot|no longer|never) see (?:the|any) point (?:in|of|to) (?:living|life|being alive|being here|"
+        r"going on|carrying on|existing|staying alive)|whats the point (?:of|in) (?:living|life|being alive|going on|"
+        r"carrying on|being here)",
         r"life (?:isnt|aint|is no longer) worth (?:living|it)|not worth living|tired of (?:living|being alive|life)|"
         r"sick of (?:living|being alive)",
         rf"(?:sleep|asleep|wish|think\w* (?:about|of)|want|hope|pray\w*|rather){G4} (?:never|not) wak\w*(?: up)?",
+        rf"(?:wish|want|hope|pray\w*|rather|long\w*){G5} (?:sleep|asleep){G3} forever",
+        # plans: researching methods, a place and a way, goodbye notes
+        rf"(?:look\w* (?:up|into)|research\w*|search\w*|googl\w*|read\w* (?:up )?(?:about|on)|find\w* out|watch\w* videos "
+        rf"(?:on|about)){G2} (?:ways?|how|methods?){G2} to (?:die|end (?:it|things|my life|everything)|kill (?:myself|"
+        r"yourself|oneself)|not wake up|overdose|hang|do it)(?!(?: \w+){0,2} (?:with|between))",
+        r"(?:jump|jumping|throw (?:myself|himself|herself|themselves)|throwing (?:myself|himself|herself|themselves)) "
+        r"(?:off|from) (?:a |the |that |this )?(?:\w+ )?(?:bridge|building|roof|rooftop|balcony|tower|car park|multi storey)",
+        r"(?:jump|jumping|throw \w+|step|stepping|walk|walking|lie|lying) (?:in front of|under) (?:a |the )?(?:\w+ )?"
+        r"(?:train|trains|lorry|truck|bus|traffic|tube)",
+        rf"(?:writ\w*|wrote|left|leaving|prepar\w*|draft\w*|record\w*){G3} (?:notes?|letters?|messages?|cards?|videos?)"
+        rf"{G3} (?:goodbye|farewell)",
         r"goodbye (?:letters?|notes?|messages?)|suicide (?:note|letter|plan)|"
         r"giv\w* away (?:all )?(?:my|his|her) (?:stuff|things|belongings|possessions)",
         r"(?:painless|easiest|quickest|fastest|best|quietest|surest) (?:way|ways|method|methods) to (?:die|end (?:it|my life|"
@@ -879,7 +1135,7 @@ CONCEPTS = {
     "self_harm": concept(
         "self-harm",
         r"selfharm\w*|self injur\w*",
-        rf"(?:cut|cutting|cuts|burn|burning|burned|burnt|hurt|hurting|harm|harming|hit|hitting|punch\w*|scratch\w*|"
+        rf"(?:cut|cutting|cuts|burn|burning|burned|burnt|harm|harming|punch\w*|scratch\w*|"
         rf"starv\w*|bit|bite|biting|slash\w*) (?:myself|himself|herself|themselves){G3} (?:on purpose|deliberately|"
         r"intentionally|again|when|because|to (?:feel|cope|punish|stop|calm|numb))",
         r"(?:been|keep|kept|started|start|still|im|i am) (?:cutting|burning|hurting|harming|scratching|hitting|punching|"
@@ -888,6 +1144,43 @@ CONCEPTS = {
         rf"(?:scratch\w*|cut|cutting|burn\w*|hit\w*){G4} (?:till|until|so) (?:it|they|i) "
         r"(?:bled|bleeds|bleed|bleeding|blister\w*|bruise\w*)",
         r"(?:hurt|harm) (?:myself|himself|herself) on purpose",
+        crisis=True,
+    ),
+    # "hurt myself again" / "hitting myself when..." -- also said of sports injuries and accidents
+    "hurt_self": concept(
+        "hurting themselves",
+        rf"(?:hurt|hurting|hit|hitting) (?:myself|himself|herself|themselves){G3} (?:on purpose|deliberately|"
+        r"intentionally|again|when|because|to (?:feel|cope|punish|stop|calm|numb))",
+        unless=ACCIDENT,
+        crisis=True,
+    ),
+    # fear of acting on it: "scared of what I might do to myself", "don't trust myself tonight"
+    "fear_self": concept(
+        "afraid of harming themselves",
+        rf"(?:scared|afraid|frightened|terrified|worried|fear\w*){G5} (?:do (?:something )?to (?:myself|himself|herself)|"
+        r"hurt (?:myself|himself|herself)|harm (?:myself|himself|herself)|kill (?:myself|himself|herself)|"
+        r"do something (?:drastic|dangerous)|do something stupid(?= tonight| to myself| again| if)|act on (?:it|them|these thoughts|my thoughts|the urges?|the thoughts)|"
+        r"end up (?:dead|hurting myself))",
+        r"(?:dont|do not|cant|cannot|no longer) trust (?:myself|himself|herself)(?: \w+)? (?:around|with|near|alone|tonight|"
+        r"not to|anymore|any more|to stay safe|to be safe)|not safe (?:with|around|from) myself|"
+        r"(?:dont|do not) feel safe (?:with|around|from) myself|(?:cant|cannot) keep myself safe",
+        unless=ACCIDENT,
+        crisis=True,
+    ),
+    # saving up pills *for a purpose*: "stockpiling my tablets so I can take them all"
+    "pill_saving": concept(
+        "saving up medicine",
+        rf"(?:stockpil\w*|hoard\w*|stash\w*|sav\w* up|saved up|saving|collect\w*|squirrel\w* away|build\w* up|"
+        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid){G2} {MEDICINES}",
+        crisis=True,
+    ),
+    "od_purpose": concept(
+        "to take them all",
+        r"(?:so|so that) (?:i|he|she) (?:can|could|will|ll) (?:take|swallow|have|down|use) (?:them|it|the lot)|"
+        r"take (?:them|it) all|(?:all|the lot) (?:at once|in one go|together)",
+        r"(?:for|until) (?:when|the day|the time|the moment)(?: \w+){0,3} (?:ready|decide\w*|need|go|do it|cant take|"
+        r"had enough|enough)|when (?:im|i am|i feel|i get|hes|shes)(?: \w+)? ready|enough to (?:kill|die|end|do it|"
+        r"not wake|overdose)|for the end",
         crisis=True,
     ),
     "od_intent": concept(
@@ -905,16 +1198,23 @@ CONCEPTS = {
         "wants it all to stop",
         r"(?:want|wish|need) (?:it|everything|this|the pain|it all) (?:all )?to (?:stop|end|be over)"
         r"(?: forever| for good| permanently)",
-        r"(?:want|wish) to disappear|(?:want|wish) everything to (?:stop|end)",
+        r"(?:wants?|wish\w*|need) to (?:just )?(?:disappear|vanish)|(?:want|wish) everything to (?:stop|end)",
         crisis=True,
     ),
     "burden": concept(
         "feels like a burden",
         r"(?:a )?burden (?:to|on) (?:everyone|everybody|my family|them|you|others)|(?:im|i am|feel like) a burden|"
-        r"(?:nobody|no one) would (?:care|notice|miss me)|(?:everyone|everybody) hates me",
+        r"(?:nobody|no one|noone) (?:would|will|wd)(?: even| ever| really)? (?:care|notice|miss me|miss|realise|realize)|"
+        r"(?:nobody|no one|noone) (?:has|have|would have|needs?|will have) to (?:deal with|put up with|worry about|"
+        r"look after|care for|bother with) me|(?:everyone|everybody) hates me",
         crisis=True,
     ),
-    "hopeless": concept("hopelessness", r"hopeless|no way out|no hope|nothing will ever get better", crisis=True),
+    "hopeless": concept(
+        "hopelessness",
+        r"hopeless|no way out|no hope|nothing will ever get better|whats the point (?:of|in) (?:anything|trying|it all|"
+        r"everything)|(?:dont|cant) see (?:the|any) point (?:in|of) (?:anything|trying|it all)",
+        crisis=True,
+    ),
     "lethal_dose": concept("asks about a lethal dose", r"(?:lethal|fatal|deadly) (?:dose|amount)", crisis=True),
 }
 
@@ -953,6 +1253,7 @@ def _in(item, found: set[str]) -> bool:
 
 E, C, U = "emergency", "crisis", "urgent"
 BREATH_ANY = ("breathless", "breath_severe")
+SEIZURE_DANGER = ("seizure_long", "unresponsive", "not_answering", "cyanosis", "breath_severe", "seizure_sign")
 RULES = [
     # stroke: any two FAST signs, a drooping face alone, or one sign that came on suddenly
     Rule(E, "possible stroke signs", any_of=("face_droop", "speech", ("one_side", "limb_weak"), "vision_loss"), at_least=2,
@@ -975,33 +1276,40 @@ RULES = [
     Rule(E, "severe asthma attack", all_of=("inhaler_failing",), any_of=BREATH_ANY, tip="breathing"),
     # severe allergy
     Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("airway_swelling",),
-         any_of=("allergen", "hives", "faint", "face_swelling", "allergic_reaction") + BREATH_ANY, tip="allergy"),
+         any_of=("allergen", "exposure", "hives", "faint", "face_swelling", "allergic_reaction", "throat_signs") + BREATH_ANY,
+         tip="allergy"),
     Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("allergen",),
-         any_of=("face_swelling", "hives", "faint", "nausea") + BREATH_ANY, at_least=2, tip="allergy"),
+         any_of=("face_swelling", "hives", "faint", "nausea", "throat_signs") + BREATH_ANY, at_least=2, tip="allergy"),
     Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("allergic_reaction",), any_of=BREATH_ANY, tip="allergy"),
     Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("anaphylaxis_named",), tip="allergy"),
     # bleeding and injury
     Rule(E, "heavy bleeding", all_of=("bleed_severe",), tip="bleeding"),
     Rule(E, "serious wound", all_of=("penetrating",), tip="bleeding"),
+    Rule(E, "open fracture (bone through the skin)", all_of=("open_fracture",), tip="bleeding"),
     Rule(E, "vomiting or coughing up a lot of blood", all_of=("vomit_blood",), any_of=("large_amount", "faint")),
     Rule(E, "heavy bleeding in pregnancy", all_of=("pregnant", "bleeding"), any_of=("large_amount", "faint", "abdo_flag")),
     # consciousness
     Rule(E, "unresponsive / unconscious", all_of=("unresponsive",), tip="unconscious"),
+    Rule(E, "unresponsive / unconscious", all_of=("not_answering",), any_of=("down", "collapsed", "seizure", "seizure_lay"),
+         tip="unconscious"),
     Rule(E, "collapse", all_of=("collapsed",), tip="unconscious"),
     Rule(E, "floppy or unresponsive baby", all_of=("baby",), any_of=("infant_severe", "floppy")),
     # seizures
-    Rule(E, "prolonged or repeated seizure", all_of=("seizure",),
-         any_of=("seizure_long", "unresponsive", "cyanosis", "breath_severe"), tip="seizure"),
+    Rule(E, "prolonged or repeated seizure", all_of=("seizure",), any_of=SEIZURE_DANGER, tip="seizure"),
+    Rule(E, "prolonged or repeated seizure", all_of=("seizure_lay",), any_of=SEIZURE_DANGER, tip="seizure"),
     # babies, meningitis, sepsis
-    Rule(E, "fever in a baby under 3 months", all_of=("young_infant", "fever")),
+    Rule(E, "fever in a baby under 3 months", all_of=("young_infant",), any_of=("fever", "feels_hot")),
     Rule(E, "rash that doesn't fade under a glass (possible meningitis/sepsis)", all_of=("rash_nonblanching",)),
     Rule(E, "possible meningitis", all_of=("stiff_neck",), any_of=("fever", "photophobia", "rash_nonblanching", "confusion", "drowsy")),
-    Rule(E, "possible sepsis", any_of=("confusion", "mottled", "fast_breathing", "fever", "drowsy"), at_least=3),
+    Rule(E, "possible sepsis", any_of=("confusion", "mottled", "fast_breathing", ("fever", "rigors"), "drowsy", "infection"),
+         at_least=3),
     # poisoning / overdose
     Rule(E, "possible poisoning or overdose", all_of=("ingested",), any_of=("toxic", "dose_big"), tip="poison"),
     Rule(E, "overdose", all_of=("od_act",), tip="poison"),
+    Rule(E, "a child may have swallowed medicine or chemicals", all_of=("child",),
+         any_of=(("child_ingested", "ingest_act"), ("toxic", "adult_meds")), at_least=2, tip="poison"),
     # burns
-    Rule(E, "serious burn", all_of=("burn_injury", "burn_severe"), tip="burn"),
+    Rule(E, "serious burn", all_of=("burn_injury",), any_of=("burn_severe", "burn_blister"), tip="burn"),
     # head
     Rule(E, "sudden severe headache", all_of=("headache_worst",)),
     Rule(E, "sudden severe headache", all_of=("headache_sev", "sudden")),
@@ -1011,7 +1319,9 @@ RULES = [
     Rule(E, "possible blood clot in the lung", all_of=("calf_clot",), any_of=("chest_pain",) + BREATH_ANY),
     # crisis
     Rule(C, "suicidal thoughts", all_of=("suicidal",)),
-    Rule(C, "self-harm", all_of=("self_harm",)),
+    Rule(C, "self-harm", any_of=("self_harm", "hurt_self")),
+    Rule(C, "afraid of harming themselves", all_of=("fear_self",)),
+    Rule(C, "planning an overdose", all_of=("pill_saving", "od_purpose")),
     Rule(C, "thinking of taking an overdose", all_of=("od_intent", "dose_big")),
     Rule(C, "signs of hopelessness", any_of=("cant_go_on", "want_it_to_stop", "burden", "hopeless", "lethal_dose"), at_least=2),
     # urgent: see a doctor within 24 hours
@@ -1025,12 +1335,15 @@ RULES = [
     Rule(U, "blood in urine or stool", all_of=("blood_urine_stool",)),
     Rule(U, "bleeding in pregnancy", all_of=("pregnant", "bleeding")),
     Rule(U, "fainting", all_of=("fainted",)),
-    Rule(U, "seizure", all_of=("seizure",)),
+    Rule(U, "seizure", any_of=("seizure", "seizure_lay", "seizure_sign")),
     Rule(U, "high or lasting fever", all_of=("fever",), any_of=("persistent", "high_fever")),
     Rule(U, "unwell baby", all_of=("baby", "infant_unwell")),
     Rule(U, "baby with a high or lasting fever", all_of=("baby", "fever"), any_of=("high_fever", "persistent")),
     Rule(U, "urine infection with fever or back pain", all_of=("dysuria",), any_of=("fever", "flank_pain")),
     Rule(U, "possible fracture", all_of=("no_weight",)),
+    Rule(U, "painful red eye with blurred vision", all_of=("eye_sore",), any_of=("blurred_vision", "photophobia")),
+    Rule(U, "possible dehydration", all_of=("fluid_loss", "persistent"), any_of=("faint", "no_urine")),
+    Rule(U, "swallowed an object", all_of=("swallowed_object",)),
     Rule(U, "possible blood clot in the leg (DVT)", all_of=("calf_clot",)),
     Rule(U, "can't keep fluids down", all_of=("persistent_vomit",)),
     Rule(U, "possible infection", all_of=("pus_or_spreading",)),
@@ -1138,12 +1451,19 @@ def _prepare(sentence: str) -> str:
 
 
 def _negated(sentence: str, start: int) -> bool:
-    for tok in reversed(sentence[:start].split()[-NEGATION_WINDOW:]):
-        if tok in BREAKERS:
+    toks = sentence[:start].split()
+    for i in range(len(toks) - 1, max(len(toks) - NEGATION_WINDOW, 0) - 1, -1):
+        if toks[i] in BREAKERS:
             return False
-        if tok in NEGATORS:
+        # "no one would miss me": "no one" is a subject, not a negation
+        if toks[i] in NEGATORS and not (toks[i] == "no" and toks[i + 1:i + 2] == ["one"]):
             return True
     return False
+
+
+def _context(pattern: re.Pattern | None, sentence: str) -> bool:
+    """A context pattern applies only where it is not negated: "hasn't touched alcohol" explains nothing."""
+    return pattern is not None and any(not _negated(sentence, m.start()) for m in pattern.finditer(sentence))
 
 
 def _clause(sentence: str, start: int, end: int) -> str:
@@ -1168,8 +1488,10 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
                     why = None
                     if _negated(s, m.start()):
                         why = "negated"
-                    elif c.unless is not None and c.unless.search(s):
+                    elif _context(c.unless, s):
                         why = "explained by context"
+                    elif _context(c.recurring, s) and not NOW.search(s):
+                        why = "recurring, not happening now"
                     elif PAST.search(clause := _clause(s, m.start(), m.end())) and not PRESENT.search(clause):
                         why = "past event"
                     elif not c.crisis and (message_is_study or (is_framed and not is_actual)):

@@ -1,8 +1,10 @@
 """medchat.safety: triage on labelled cases, look-alikes, reply assembly, output cleaning, validation.
 
 Fast and model-free. The labelled set (tests/fixtures/triage_cases.jsonl) was written before the
-rules (and the rules were then developed against it); the held-out set (triage_holdout.jsonl) was
-written after the rules were frozen, and the rules were not changed to fit it.
+rules (and the rules were then developed against it); the second batch of cases in it (new lay
+wording per category, crises, look-alikes, then two rounds of probes) was written before the rules
+were broadened to generalise. triage_holdout.jsonl was written after the first rules were frozen
+and has SINCE BEEN USED FOR DEVELOPMENT: it is no longer a held-out measurement (see its test).
 """
 
 from __future__ import annotations
@@ -70,18 +72,21 @@ def test_labelled_set_recall_and_false_alarms():
 
 
 def test_holdout_set_recall_and_false_alarms():
-    """Held-out cases, written after the rules were frozen; the rules were NOT changed to fit them.
+    """Formerly held-out cases: written after the first rules were frozen. NOW USED FOR DEVELOPMENT.
 
-    The bar fixed before writing them (emergency+crisis recall >= 0.85, false alarms <= 15%) was
-    missed: measured recall 10/20 = 0.50, false alarms 1/16 = 0.0625 -- rules generalise poorly to
-    unseen wording (see `python -m medchat.safety --report tests/fixtures/triage_holdout.jsonl`).
-    This test only guards against falling below the measured numbers. Once rules are tuned on these
-    cases they are no longer held out: write a fresh set before quoting a held-out number again.
+    Measured before any tuning on them (the honest held-out number): emergency+crisis recall
+    10/20 = 0.50, false alarms 1/16 = 0.0625, against a bar of >= 0.85 / <= 15% -- the rules did not
+    generalise to unseen wording. The rules were then broadened (word classes instead of phrases,
+    recurring/conditional contexts, third-person crises) with these cases as a development set, so
+    the numbers below (recall 20/20, false alarms 0/16, exact level 36/36) are training numbers, not
+    a generalisation estimate. Quote a held-out number only from a fresh set written without seeing
+    the rules (tests/fixtures/triage_fresh.jsonl, when it exists). This test guards the measured
+    numbers against regressions.
     """
     _check_file(HOLDOUT, 25)
     s = score_cases(load_cases(HOLDOUT))
-    assert s["flagged_recall"] >= 10 / 20
-    assert s["false_alarm_rate"] <= 1 / 16
+    assert s["flagged_recall"] >= 20 / 20
+    assert s["false_alarm_rate"] <= 0 / 16
 
 
 def test_report_cli(tmp_path):
@@ -127,6 +132,10 @@ EMERGENCIES = [
     "what are the signs of a stroke? my mum's face is drooping right now",  # a real person overrides framing
     "I had a stroke in 2019 and now my left arm is suddenly weak again",  # past + happening again
     "no fever, but a stiff neck and the light hurts her eyes",  # negation stops at "but"
+    "the right side of his mouth is hanging down",  # any face part + any droop word
+    "my 3 week old feels really hot",  # a young baby "feeling hot" is a fever to a parent
+    "my son drank some of the floor cleaner",  # any household product class
+    "my husband suddenly sounds drunk but he hasn't touched alcohol and his arm is weak",  # negated context
 ]
 CRISES = [
     "I don't want to be here anymore",
@@ -137,6 +146,10 @@ CRISES = [
     "everyone would be better off without me",
     "how many paracetamol would it take to kill me",
     "for my psychology essay: honestly I want to die",  # framing never hides a crisis
+    "my son keeps saying he wants to die",  # third person
+    "no one would even miss me if I was gone",  # "no one" is not a negation
+    "I'm scared of what I might do to myself",
+    "been saving my tablets so I can take them all at once",
 ]
 LOOK_ALIKES = [
     "chest wall sore after gym, hurts when I press it",
@@ -156,6 +169,12 @@ LOOK_ALIKES = [
     "I'm not suicidal, just tired of my job",
     "that curry nearly gave me a heart attack lol",
     "In a movie the guy's face drooped and they said it was a stroke, is that accurate?",
+    "sometimes I feel like I can't breathe when I'm stressed, is that anxiety?",  # recurring, not now
+    "my lips swell a bit whenever I eat kiwi",  # recurring, not now
+    "my dog ate a dishwasher tablet, what should I do?",  # "I" asking is not a person affected
+    "I want to disappear for a week and turn my phone off",  # not "for good"
+    "I'm saving my pills so I don't run out on holiday",  # saving pills without a purpose
+    "I'd rather die than go to that party",  # idiom
 ]
 
 
@@ -177,6 +196,16 @@ def test_crises(text):
 @pytest.mark.parametrize("text", LOOK_ALIKES)
 def test_look_alikes_do_not_fire(text):
     assert triage(text).level not in FLAGGED
+
+
+def test_recurring_pattern_yields_to_happening_now():
+    assert triage("whenever I get anxious I feel like I can't breathe").level == "routine"
+    t = triage("whenever I get anxious I feel like I can't breathe but right now it's never been this bad")
+    assert t.level == "emergency", t
+    r = triage("sometimes I can't breathe when I'm stressed")
+    assert "recurring" in r.reason
+    # danger signs are not explained away by the anxiety wording
+    assert triage("I'm having a panic attack but my lips are going blue").level == "emergency"
 
 
 def test_past_event_is_not_an_emergency_now():
