@@ -183,11 +183,16 @@ def environment() -> dict:
     import importlib
 
     info = {"python": platform.python_version(), "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())}
+    from importlib import metadata
+
     for name in ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate", "liger_kernel"):
         try:
             info[name] = importlib.import_module(name).__version__
-        except Exception:  # noqa: BLE001 - report what is there
-            info[name] = None
+        except Exception:  # noqa: BLE001 - report what is there (liger_kernel has no __version__)
+            try:
+                info[name] = metadata.version(name.replace("_", "-"))
+            except Exception:  # noqa: BLE001
+                info[name] = None
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         info.update(gpu=torch.cuda.get_device_name(0), gpu_memory_gib=round(props.total_memory / 2**30, 1),

@@ -150,7 +150,8 @@ def evaluate_loaded(model, tokenizer, items: list[dict], settings, out, batch_si
         for item, base, tuned in zip(items, base_rows, tuned_rows):
             handle.write(json.dumps({
                 "id": item["id"], "description": item.get("description", ""),
-                "patient": item.get("patient") or item["user_text"], "reference": item["reference"],
+                "patient": item.get("patient") or item["user_text"], "user_text": item["user_text"],
+                "reference": item["reference"],
                 "triage": tuned["triage_level"],
                 "replies": {"base": base["final"], "finetuned": tuned["final"]},
                 "metrics": {name: {k: row[k] for k in ("reference_nll", "rougeL", "length_words", "checks")}
@@ -195,6 +196,31 @@ def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None 
     return metrics
 
 
+def refinalize_samples(path_in, path_out) -> dict:
+    """Re-apply the current safety layer to a samples.jsonl without generating again: each reply's model text
+    (code-added guidance and disclaimer removed) goes through `finalize_reply` and the answer checks anew. Used when
+    the safety layer changes, so reviewers judge exactly what the app would now show for the same model output."""
+    from medchat.answer_checks import check_answer, summarize_checks
+    from medchat.generation import strip_app_additions
+    from medchat.safety import finalize_reply, triage
+
+    rows = [json.loads(line) for line in Path(path_in).read_text().splitlines() if line.strip()]
+    checks = {"base": [], "finetuned": []}
+    with Path(path_out).open("w") as handle:
+        for row in rows:
+            user_text = row.get("user_text") or "\n\n".join(t for t in (row.get("description"), row["patient"]) if t)
+            triage_result = triage(user_text)
+            for name, final in row["replies"].items():
+                text = strip_app_additions(final)
+                row["replies"][name] = finalize_reply(user_text, text, triage_result)
+                result = check_answer(user_text, text, row["replies"][name])
+                row.setdefault("metrics", {}).setdefault(name, {})["checks"] = result
+                checks[name].append(result)
+            row["triage"] = triage_result.level
+            handle.write(json.dumps(row) + "\n")
+    return {name: summarize_checks(values) for name, values in checks.items()}
+
+
 def plot_report(base_rows: list[dict], tuned_rows: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -237,7 +263,9 @@ def render_report(metrics: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", required=True, help="jsonl/json/csv/parquet file or Hub dataset id")
+    parser.add_argument("--data", help="jsonl/json/csv/parquet file or Hub dataset id")
+    parser.add_argument("--refinalize", metavar="SAMPLES", help="re-apply the current safety layer to an existing "
+                        "samples.jsonl (no generation) and write OUT/samples.jsonl")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--eval_fraction", type=float, default=0.1,
                         help="held-out fraction, as in training (1.0 = every row, for data never trained on)")
@@ -253,6 +281,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
     args = parser.parse_args(argv)
+    if args.refinalize:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        rates = refinalize_samples(args.refinalize, Path(args.out) / "samples.jsonl")
+        print(json.dumps(rates, indent=2))
+        return rates
+    if not args.data:
+        parser.error("--data is required (or --refinalize SAMPLES)")
     settings = evaluation_settings(args.max_new_tokens, args.temperature, args.top_p, args.repetition_penalty,
                                    args.no_repeat_ngram_size, args.seed)
     return evaluate(

@@ -111,7 +111,9 @@ def strip_app_additions(reply: str, user_text: str | None = None) -> str:
             guidance = ""
         if guidance:
             remove.append(guidance)
-    remove.append(safety.DISCLAIMER)
+    from medchat.dosing import ASK_FOR_DOSE
+
+    remove += [safety.DISCLAIMER, ASK_FOR_DOSE]
     for piece in remove:
         piece = piece.strip()
         if piece and piece in text:

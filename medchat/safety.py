@@ -1612,15 +1612,21 @@ def _clean_body(model_text: str) -> str:
     if not text:
         return ""
     from medchat.boilerplate import strip_boilerplate  # lazy: keeps `import medchat.safety` light
+    from medchat.dosing import ASK_FOR_DOSE, strip_dosing
 
-    paragraphs = []
+    paragraphs, prescribed = [], False
     # cleaned per paragraph so the model's line breaks and lists survive
     for para in re.split(r"\n\s*\n", text):
-        para = para.replace(DISCLAIMER, "")
+        para = para.replace(DISCLAIMER, "").replace(ASK_FOR_DOSE, "")
         para = _MODEL_DISCLAIMER.sub("", para)
         para = strip_boilerplate(para).text if para.strip() else ""
-        if para.strip():
-            paragraphs.append(para.strip())
+        # Never show a specific dose or schedule: the assistant has examined nobody (medchat.dosing).
+        dosing = strip_dosing(para)
+        prescribed |= bool(dosing.removed)
+        if dosing.text.strip():
+            paragraphs.append(dosing.text.strip())
+    if prescribed:
+        paragraphs.append(ASK_FOR_DOSE)
     return "\n\n".join(paragraphs)
 
 

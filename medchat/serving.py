@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 from typing import Any
 
 import torch
@@ -243,7 +244,10 @@ def _logits_processors(repetition_penalty, temperature, top_k, top_p, do_sample)
 class FastServingModel:
     """A drop-in for `model` in `medchat.generation.stream_reply` / `generate_replies`: `generate` runs the static
     cache decoder (CUDA graph when available) for the batch sizes it was built for and falls back to
-    `model.generate` for anything else. Attribute access is forwarded to the wrapped model."""
+    `model.generate` for anything else. Attribute access is forwarded to the wrapped model.
+
+    One static cache per batch size: a call that finds it busy (another request of the app streaming at the same
+    time) runs `model.generate` instead of waiting."""
 
     _SUPPORTED = {
         "input_ids", "attention_mask", "max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_p",
@@ -255,6 +259,7 @@ class FastServingModel:
         self.max_cache_len = int(max_cache_len)
         self.cuda_graphs = cuda_graphs
         self.decoders: dict[int, StaticDecoder] = {}
+        self._lock = threading.Lock()
         for b in batch_sizes:
             self.decoder(b)
 
@@ -275,10 +280,13 @@ class FastServingModel:
         prompt_len = input_ids.shape[1] if input_ids is not None else 0
         max_new = int(kwargs.get("max_new_tokens") or self.model.generation_config.max_new_tokens or 256)
         if (unsupported or input_ids is None or input_ids.shape[0] not in self.decoders
-                or prompt_len + max_new > self.max_cache_len):
+                or prompt_len + max_new > self.max_cache_len or not self._lock.acquire(blocking=False)):
             return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
-        kwargs["max_new_tokens"] = max_new
-        return self._generate(input_ids, attention_mask, **kwargs)
+        try:
+            kwargs["max_new_tokens"] = max_new
+            return self._generate(input_ids, attention_mask, **kwargs)
+        finally:
+            self._lock.release()
 
     @torch.inference_mode()
     def _generate(self, input_ids, attention_mask, *, max_new_tokens, do_sample=None, temperature=None, top_p=None,

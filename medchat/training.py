@@ -23,6 +23,7 @@ import torch
 from medchat.chat_format import encode_with_assistant_mask, training_chat_template
 from medchat.config import MedchatArguments
 from medchat.modeling import LoraSettings, load_model_and_tokenizer
+from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
 
 ADAPTER_DIRNAME = "adapter"
 # Extra TrainerCallbacks (tests use it to simulate a crash mid-run).
@@ -163,6 +164,8 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
 
     model = trainer.model
     model.config.use_cache = True  # generation after training runs with the KV cache
+    if is_offline_default(args.base_model):  # name the public base, not this machine's cache path
+        model.peft_config["default"].base_model_name_or_path = OFFLINE_HUB_ID
     adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME)
 
     log_history = trainer.state.log_history

@@ -370,3 +370,19 @@ def test_control_characters():
         validate_user_message("\x00\x01\x02")
     html = "<b>my head</b> hurts <script>x</script>"
     assert validate_user_message(f"  {html}  ") == html  # HTML is the UI's business
+
+
+def test_live_replies_never_carry_a_specific_dose_and_say_whom_to_ask():
+    from medchat.dosing import ASK_FOR_DOSE
+    from medchat.generation import strip_app_additions
+
+    model_text = ("This sounds like a fungal skin infection.\n\nTake tab fluconazole 150 mg once a week for 3 weeks. "
+                  "Keep the area dry.")
+    final = finalize_reply("itchy ring-shaped rash on my thigh", model_text)
+    assert "fluconazole 150 mg" not in final
+    assert "Keep the area dry." in final and "fungal skin infection" in final
+    assert final.count(ASK_FOR_DOSE) == 1 and final.index(ASK_FOR_DOSE) < final.index(DISCLAIMER)
+    # the note is ours, not the model's: it never goes back into the history
+    assert ASK_FOR_DOSE not in strip_app_additions(final)
+    # no dose named, no note
+    assert ASK_FOR_DOSE not in finalize_reply("rash", "An antifungal cream from the pharmacy usually helps.")
