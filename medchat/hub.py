@@ -60,6 +60,9 @@ forcing (lower is better), ROUGE-L against the reference reply, and automatic an
 No evaluation report was produced for this run (`final_eval_limit: 0`). Run `python -m medchat.evaluate`.
 {% endif %}
 
+{% if notes %}
+{{ notes }}
+{% endif %}
 ## Intended use
 
 Research and demonstration of a medical-information chat assistant; a starting point for supervised, reviewed
@@ -91,7 +94,8 @@ def metrics_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | None = None) -> ModelCard:
+def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | None = None, notes: str = "") -> ModelCard:
+    """The adapter's model card; `notes` is extra Markdown (e.g. a blind-review section) placed before Intended use."""
     base_model = summary["base_model"]
     hub_base = OFFLINE_HUB_ID if is_offline_default(base_model) else base_model
     dataset = summary.get("dataset") or "local data"
@@ -128,6 +132,7 @@ def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | No
         disclaimer=MEDICAL_DISCLAIMER,
         metrics_table=metrics_table(metrics) if metrics else "",
         eval_n=metrics.get("n") if metrics else 0,
+        notes=notes,
     )
 
 
