@@ -708,8 +708,9 @@ def _to_dataset(rows: list[dict]):
 
 def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) -> Splits:
     """Load, validate, clean, dedupe, mix and split; see the module docstring."""
-    if not 0 <= recipe.eval_fraction < 1:
-        raise ValueError(f"eval_fraction must be in [0, 1), got {recipe.eval_fraction}")
+    # 1.0 sends every row to eval: scoring a data set that was never trained on
+    if not 0 <= recipe.eval_fraction <= 1:
+        raise ValueError(f"eval_fraction must be in [0, 1], got {recipe.eval_fraction}")
     if not 0 <= recipe.mix_weight < 1:
         raise ValueError(f"mix_weight must be in [0, 1), got {recipe.mix_weight}")
     if recipe.mix_weight > 0 and not recipe.mix_dataset:
@@ -725,8 +726,8 @@ def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) 
     # leak-free split on the normalized patient text
     seed = recipe.split_seed
     score = {c.key: _hash01(seed, c.key) for c in convs}
-    eval_convs = [c for c in convs if score[c.key] < recipe.eval_fraction]
-    train_convs = [c for c in convs if score[c.key] >= recipe.eval_fraction]
+    eval_convs = [c for c in convs if score[c.key] < recipe.eval_fraction or recipe.eval_fraction == 1]
+    train_convs = [c for c in convs if score[c.key] >= recipe.eval_fraction and recipe.eval_fraction < 1]
     capped = 0
     if recipe.eval_max_rows is not None and len(eval_convs) > recipe.eval_max_rows:
         # keep whole patient groups with the lowest hashes; the rest go back to train

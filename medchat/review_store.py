@@ -167,20 +167,25 @@ def validate_sample(row: Any, where: str = "row") -> dict:
     return out
 
 
-def validate_samples(rows: Iterable[Any], source: str = "samples") -> list[dict]:
-    """Validate a sequence of sample rows (ids must be unique)."""
+def _validate_labelled(labelled: Iterable[tuple[str, Any]], empty: str) -> list[dict]:
+    """Validate (label, row) pairs; ids must be unique. Labels name the row in errors ("FILE line 3")."""
     out: list[dict] = []
-    seen: dict[str, int] = {}
-    for i, row in enumerate(rows, start=1):
-        item = validate_sample(row, f"{source} row {i}")
+    seen: dict[str, str] = {}
+    for label, row in labelled:
+        item = validate_sample(row, label)
         if item["id"] in seen:
-            raise SampleValidationError(
-                f"{source} row {i}: field 'id' duplicates the id of row {seen[item['id']]}")
-        seen[item["id"]] = i
+            raise SampleValidationError(f"{label}: field 'id' duplicates the id of {seen[item['id']]}")
+        seen[item["id"]] = label
         out.append(item)
     if not out:
-        raise SampleValidationError(f"{source}: no samples")
+        raise SampleValidationError(empty)
     return out
+
+
+def validate_samples(rows: Iterable[Any], source: str = "samples") -> list[dict]:
+    """Validate a sequence of sample rows (ids must be unique)."""
+    return _validate_labelled(((f"{source} row {i}", row) for i, row in enumerate(rows, start=1)),
+                              f"{source}: no samples")
 
 
 def load_samples(path: str | Path) -> list[dict]:
@@ -197,24 +202,17 @@ def load_samples(path: str | Path) -> list[dict]:
         raise SampleValidationError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise SampleValidationError(f"{path}: cannot read ({exc.strerror})") from None
-    out: list[dict] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SampleValidationError(f"{path} line {lineno}: invalid JSON ({exc.msg})") from None
-        item = validate_sample(row, f"{path} line {lineno}")
-        if item["id"] in seen:
-            raise SampleValidationError(
-                f"{path} line {lineno}: field 'id' duplicates the id on line {seen[item['id']]}")
-        seen[item["id"]] = lineno
-        out.append(item)
-    if not out:
-        raise SampleValidationError(f"{path}: no samples (empty file)")
-    return out
+
+    def rows():
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield f"{path} line {lineno}", json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SampleValidationError(f"{path} line {lineno}: invalid JSON ({exc.msg})") from None
+
+    return _validate_labelled(rows(), f"{path}: no samples (empty file)")
 
 
 def sample_set_id(samples: Sequence[dict]) -> str:
