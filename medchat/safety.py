@@ -31,6 +31,8 @@ How triage works (read top to bottom, the tables are the knowledge, the engine i
    - in a study / hypothetical / fiction question ("for my nursing exam, what are the signs of a
      stroke?") unless the message also describes a real person right now. Crisis concepts are
      never dropped for framing: a crisis line shown to a student costs little.
+   - about an animal ("my dog is choking"): decided by the nearest subject before the match, so in
+     "the dog is acting weird and my youngest won't wake up" the child's sign still counts.
 4. RULES combine co-occurring concepts (symptom clusters) into a level; the highest level wins.
    An emergency that also matches a crisis (an overdose taken "because I want to die") gets the
    emergency guidance followed by the crisis lines.
@@ -269,7 +271,7 @@ IDIOMS = [
 # Phrases that contain "no/not" but do not negate what follows ("not sure if this is chest pain").
 PSEUDO_NEGATIONS = (
     r"\b(?:not sure|no idea|dont know|not certain|no clue|not only|no doubt|cant tell|not just|"
-    r"whether or not|or not|no matter|not even sure|not to mention)\b"
+    r"whether or not|or not|no matter|not even sure|not to mention|not (?:even )?joking|not kidding|no joke)\b"
 )
 NEGATORS = frozenset(
     "no not never without denies denied deny nor neither none dont doesnt didnt isnt arent wasnt "
@@ -315,7 +317,8 @@ ACTUAL = re.compile("|".join([
     r"brother|sister|grandma|grandpa|grandmother|grandfather|boyfriend|girlfriend|uncle|aunt|neighbou?r|roommate|"
     r"flatmate|colleague|coworker)s? (?:is|has|cant|wont|just|isnt|suddenly|keeps|face|speech|lips|arm|leg|chest)\b",
     r"\b(?:im|i am|ive been|i have been|i keep|i cant|i feel|i think im|i suddenly) (?!(?:a |an )?(?:\w+ )?(?:student|"
-    r"nurse|teacher|studying|revising|writing|curious|wondering|asking|learning|reading|interested|doing))",
+    r"nurse|teacher|studying|revising|writing|curious|wondering|asking|learning|reading|interested|doing|starting|about to start|"
+    r"going to be|babysitting|training))",
     r"\b(?:hes|shes|he is|she is|theyre|they are|he has|she has|he cant|she cant|he just|she just|he keeps|she keeps)\b",
 ]))
 # A clause about something over and done with ("had a heart attack 5 years ago", "used to
@@ -331,13 +334,16 @@ PAST = re.compile("|".join([
     r"\brecovered\b|\bsurvivor\b",
 ]))
 # Pets: "my dog is choking" needs a vet, not 911 guidance -- unless a person is in the sentence too.
-PET = re.compile(r"\b(?:dogs?|puppy|pupp(?:y|ies)|cats?|kitten|kittens|pets?|rabbit|hamster|horse|guinea pig|parrot|budgie|"
+# ("hot dog", "corn dog" and "dog tired" are not animals)
+PET = re.compile(r"\b(?:(?<!hot )(?<!corn )dogs?(?! tired)|puppy|pupp(?:y|ies)|cats?|kitten|kittens|pets?|rabbit|hamster|horse|guinea pig|parrot|budgie|"
                  r"ferret|tortoise|vet)\b")
 # A person in a pet sentence: a relative, or "me"/"I'm"/"I feel" (bitten, stung, hurt). A bare "I" is
 # not enough: "my dog ate a dishwasher tablet, what should I do?" is still about the dog.
 HUMAN = re.compile(r"\b(?:im|ive|me|myself|i (?:feel|cant|got|was|am|have)|(?:my|our) (?:\w+ )?(?:dad|father|mum|mother|"
                    r"husband|wife|son|daughter|baby|kid|kids|child|children|toddler|friend|partner|brother|sister|grandma|"
-                   r"grandpa|boyfriend|girlfriend))\b")
+                   r"grandpa|boyfriend|girlfriend|youngest|oldest|eldest)|we|us|everyone|everybody|"
+                   # "cat bit my hand ... the redness is spreading": the person's own body part is a human subject
+                   r"(?:my|his|her) (?:hand|arm|leg|finger|thumb|foot|ankle|wrist|face|skin|calf|thigh|shoulder)s?)\b")
 PRESENT = re.compile(
     r"\b(?:again|right now|currently|at the moment|today|tonight|this (?:morning|afternoon|evening|week)|"
     r"just now|started|starting|lately|recently|these days|coming back|came back|is back|suddenly|"
@@ -451,12 +457,15 @@ CONCEPTS = {
         r"tightness|heavy|heaviness|squeez\w*|crushing|burning|discomfort|sore|agony)",
         rf"(?:pain|pains|ache|aching|pressure|tightness|heaviness|squeezing|crushing|discomfort|weight|band|"
         rf"elephant|vice|hurts?|hurting){G5} (?:chest|breastbone|sternum)",
+        # lay pressure words: "heavy squeezing thing in the middle of my chest", "tight heavy feeling across my chest"
+        rf"(?:heavy|tight|squeez\w*|pressing|crush\w*|clench\w*|gripping){G6} (?:chest|breastbone|sternum)",
         r"heart (?:pain|hurts|ache)",
         r"(?:clutch\w*|grabb\w*|grip\w*|holding|clasp\w*) (?:at )?(?:his|her|my|their|the) chest",
     ),
     "chest_severe": concept(
         "crushing / heavy chest pressure",
         rf"(?:crushing|squeez\w*|elephant|vice|heavy weight|tight band|band|heaviness){G5} chest",
+        rf"(?:crushing|squeez\w*|pressing|clench\w*|gripping){G6} (?:middle|centre|center) of {WHOSE} chest",
         rf"chest{G3} (?:crushing|squeez\w*|like a vice|heavy|heaviness|like a weight)",
         rf"chest{G5} (?:vice|vise|clamp\w*|crush\w*|squeez\w*|elephant|heavy weight|weight on it)",
     ),
@@ -562,6 +571,8 @@ CONCEPTS = {
         r"words out|find (?:the|his|her|my|their) words|say (?:words|anything))"
         r"(?:(?= properly| right| clearly| normally| straight| at all)|(?=$| and| ,))",
         r"not making (?:any )?sense|talking (?:nonsense|gibberish|rubbish)|making no sense",
+        # word-finding trouble: "keeps saying the wrong word", "called the fork a pen"
+        r"(?:saying|using|says|uses|calling (?:things|\w+) by) the wrong (?:words?|names?)",
         r"(?:sounds?|sounding|seems?|talking|speaking)(?: like)?(?: (?:hes|shes|he is|she is|theyre|im|i am|hes been|"
         r"shes been))? drunk",
         # being drunk explains slurring; *sounding* drunk does not
@@ -578,6 +589,10 @@ CONCEPTS = {
         rf"(?:cant|unable to|couldnt) (?:lift|raise|move|feel|use|grip with) (?:his|her|my|their|the)? ?"
         r"(?:left|right|one) (?:arm|leg|hand|side)",
         r"half (?:of )?(?:his|her|my|the|their) (?:body|face)",
+        # a hand that suddenly can't hold things: "left hand keeps dropping stuff"
+        rf"(?:left|right|one) (?:hand|arm){G2} (?:keeps? )?(?:dropping|drops|dropped|letting go of) (?:things|stuff|"
+        r"everything|objects|cups?|the cup|his \w+|her \w+)",
+        rf"(?:dropping|drops|dropped) (?:things|stuff|everything){G2} (?:with|from|in) (?:his|her|my|their|the) (?:left|right) hand",
         unless=r"gym|lifting|workout|sleeping on it|slept on it|slept funny|injur\w*|sprain\w*|fell|fall|"
         r"pins and needles|tennis|carpal|tunnel|sciatica|disc|shoulder|elbow|wrist|knee|ankle|after|dentist|"
         r"anaesth\w*|anesth\w*|epidural",
@@ -588,6 +603,11 @@ CONCEPTS = {
         rf"(?:lost|losing|loss of|no) (?:the )?(?:sight|vision){G3} (?:one|left|right|his|her|my) eye",
         rf"(?:blind|vision went black|vision (?:went|gone|is) (?:dark|black)){G3} (?:one|left|right) eye",
         r"double vision|seeing double",
+        # "the vision went weird in one eye", "half his vision is gone"
+        rf"(?:vision|sight|eyesight){G3} (?:weird|funny|strange|blurr\w*|dark|black|grey|gray|blank|dim|gone|went|lost|"
+        rf"wrong|missing){G3} (?:in |on |of )?(?:one|left|right|his left|his right|her left|her right|my left|my right) eye",
+        r"half (?:of )?(?:his|her|my|their|the) (?:vision|sight)|(?:vision|sight) (?:in|of) one eye (?:went|gone|is gone|"
+        r"went dark|went black)",
     ),
     "sudden": concept(
         "sudden onset",
@@ -661,12 +681,18 @@ CONCEPTS = {
     "bleeding": concept("bleeding", r"bleed\w*|bled|blood|bloody|haemorrhag\w*|hemorrhag\w*"),
     "bleed_severe": concept(
         "bleeding that won't stop",
-        rf"(?:bleed\w*|blood){G3} (?:{NOT}) (?:stop\w*|slow\w*|clot\w*)",
+        rf"(?:bleed\w*|blood){G6} (?:{NOT}) (?:stop\w*|slow\w*|clot\w*)",
+        # pressure that fails: "we press with a towel but it goes through"
+        rf"(?:press\w*|towels?|cloth|bandages?|dressing){G5} (?:go|goes|going|gone|went|come|comes|coming|came|soak\w*) "
+        r"(?:straight )?through",
+        rf"(?:blood|bleed\w*){G3} (?:very much|so much|heavily)",
         rf"(?:cant|couldnt|unable to) (?:stop|slow){G2} (?:the )?(?:bleed\w*|blood)",
         rf"blood{G3} (?:spurt\w*|gush\w*|pour\w*|pump\w*|everywhere|squirt\w*)",
         rf"(?:spurt\w*|gush\w*|pour\w*|pump\w*|squirt\w*){G3} blood",
         r"(?:so|very) much blood|(?:a lot|lots|loads|tons|pools?|puddle|litres?|liters?) of blood",
         rf"soak\w*{G3} (?:through|towels?|bandages?|clothes|pads? (?:an|every) hour)",
+        # a pad soaked (or filled) within an hour or less -- postpartum haemorrhage is described this way
+        rf"(?:soak\w*|fill\w*|going through|changing){G2} pads?{G2} (?:every|each|an|in|within) (?:hour|half|\d+ minutes|few)",
         r"bleed\w* (?:heavily|badly|a lot|profusely|like crazy|everywhere|loads)|heavy bleeding",
         rf"(?:bleed\w*|blood){G3} (?:a lot|lots|everywhere)",
         unless=r"periods?|menstrua\w*|spotting|gums?|nose ?bleeds? (?:often|a lot)|piles|haemorrhoids?|hemorrhoids?",
@@ -693,6 +719,24 @@ CONCEPTS = {
         unless=r"fish|chicken|meat|dogs?|broth|steak",
     ),
     "pregnant": concept("pregnancy", r"pregnan\w*|weeks? along"),
+    "spotting": concept("spotting", r"spotting|spotted blood|(?:brown|pink) discharge"),
+    # ectopic pregnancy in lay words: pain low on one side, shoulder-tip pain
+    "one_sided_pelvic": concept(
+        "pain low on one side",
+        rf"(?:pain|ache|aching|cramp\w*|stabbing|stitch|hurts?|hurting){G6} (?:on )?(?:one|the left|the right|my left|my right) side",
+        rf"(?:low|lower|low down|bottom){G3} (?:on )?(?:the |my )?(?:left|right)",
+        r"one sided (?:pain|cramp\w*|ache)",
+    ),
+    "shoulder_tip": concept(
+        "shoulder-tip pain",
+        r"(?:tip|top) of (?:my|her|the|his) shoulder|shoulder tip",
+    ),
+    # --- diabetes: a confused or drowsy diabetic is a hypo until proven otherwise
+    "diabetic": concept(
+        "diabetic",
+        r"diabet\w*|type (?:1|one|2|two)|insulin|hypo|hypoglyc\w*|(?:low|dropping|crashing) sugars?|"
+        r"sugars? (?:is |are |was )?(?:low|dropping|crashing)",
+    ),
     # --- consciousness
     "unresponsive": concept(
         "unresponsive",
@@ -700,8 +744,13 @@ CONCEPTS = {
         rf"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
         rf"(?:cant|couldnt|unable to|wont) (?:wake|rouse)(?: {PERSON_OBJ}| \w+)?(?: up)?",
         r"wont wake(?: up)?|(?:not|isnt|arent) waking(?: up)?|(?:cant|wont) be (?:woken|roused)|hard to wake",
+        # "doesn't wake up at all", "won't come round", "can't get her to wake"
+        # ("...enough to just not wake up" is a wish, not a finding: bare "not" is left out)
+        rf"(?:doesnt|didnt|wouldnt|cant get {PERSON_OBJ} to) (?:wake|come round|come around|come to)(?: up)?",
+        r"(?:wont|isnt|not) (?:come round|come around|coming round|come to)",
         unless=r"emails?|messages?|texts?|calls?|letters?|treatment|antibiotics?|medication|medicine|meds|therapy|"
-        r"physio|wish|think\w* about|want to|hope|rather|alarm|mornings|in the morning|school|work",
+        r"physio|wish|think\w* about|want to|hope|rather|alarm|mornings|in the morning|school|work|weekends?|noon|"
+        r"midday|lie ?ins?|oversleep\w*|lazy",
     ),
     "not_answering": concept(
         "not answering / eyes won't open",
@@ -796,7 +845,7 @@ CONCEPTS = {
     "persistent": concept(
         "lasting days",
         r"(?:for|over|past|last|since|in) (?:the )?(?:past |last )?(?:3|4|5|6|7|8|9|three|four|five|six|seven|several|"
-        r"a few|few) days",
+        r"a few|few) days?",
         r"(?:3|4|5|6|7|three|four|five|six|seven) days (?:now|straight|in a row)|(?:a|one|two|2|over a) weeks?",
         r"not (?:getting|got) (?:any )?better|no better|getting worse|worse and worse",
     ),
@@ -837,7 +886,7 @@ CONCEPTS = {
     ),
     "headache": concept(
         "headache",
-        r"head ?aches?|migraines?|head (?:hurts|pain|is pounding|pounding|hurts)|(?:pain|ache) in (?:my|his|her) head",
+        r"head ?aches?|migraines?|head (?:hurts|pain|is pounding|pounding|hurts)|pounding heads?|(?:pain|ache) in (?:my|his|her) head",
     ),
     "headache_worst": concept(
         "worst headache of their life",
@@ -891,7 +940,7 @@ CONCEPTS = {
         rf"(?:bottle|packet|box|pack|tub|jar)(?!(?: of)? (?!(?:\w+ )?{MEDICINES}|{HOUSEHOLD})\w))",
         # "thinking about taking all my pills" is intent (crisis), not an ingestion that happened
         unless=r"(?:think\w*|thought|want\w*|going to|plan\w*|tempted|considering|should i) (?:about |of |to )?(?:just )?"
-        r"(?:take|taking|swallow\w*)",
+        r"(?:take|taking|swallow\w*)|painless|(?:would|will|does) it (?:hurt|be painful)",
     ),
     "toxic": concept(
         "poisonous substance",
@@ -899,6 +948,9 @@ CONCEPTS = {
         r"wild mushrooms?|(?:unknown|random|some of (?:his|her|my|the)) (?:pills?|tablets?|berries|mushrooms?)",
         # someone else's medicine, or nobody knows how much
         rf"unsure how (?:many|much)|{RELATIVES} (?:\w+ )?(?:pills|tablets|meds|medication|medicine)",
+        # pills gone from a strip or packet: nobody knows the dose; "some of her heart pills" is someone else's
+        rf"{MEDICINES}?{G2} missing|missing from (?:the|a|her|his|my) (?:strip|packet|pack|bottle|box|blister)|"
+        rf"some of (?:his|her|my|the|their) (?:\w+ )?{MEDICINES}",
     ),
     # --- a child and something from the cupboard: any medicine not theirs, any household chemical
     "child": concept(
@@ -921,6 +973,8 @@ CONCEPTS = {
         r"(?:swallowed|drank|drunk|ate|eaten|chewed|licked|sucked on|sucking on|chewing on|chewing) (?:some|it|them|one|any|"
         r"a bit|a little|a few|bits|the lot)",
         r"(?:some|it|bits) (?:went|got) (?:in|into) (?:his|her|their) mouth",
+        r"(?:chewed|bitten|bit) (?:open|through|into)|(?:gel|liquid|powder|foam|residue|stuff|bits) (?:all )?(?:round|around|on|in) "
+        r"(?:his|her|their) (?:mouth|lips)|(?:mouth|breath) (?:smells?|tastes?) (?:of|like)",
     ),
     "adult_meds": concept(
         "someone else's medicine",
@@ -994,6 +1048,7 @@ CONCEPTS = {
         r"(?:bloody|red|pink) (?:pee|urine|wee)|(?:black|tarry|tar like|bloody) (?:poo|poop|stools?|diarrhoea|diarrhea)",
         rf"(?:pee|peeing|urine|wee|weeing){G3} (?:blood|bloody)|(?:pooing|pooping|passing) blood|rectal bleeding",
         rf"(?:poo|poop|stools?){G4} (?:black|like tar|tarry)",
+        rf"(?:pee|urine|wee){G4} (?:red|reddish|pink|pinkish|bright red|cola coloured|cola colored)(?! wine)",
         unless=r"beetroot|beets",
     ),
     "dysuria": concept(
@@ -1004,6 +1059,7 @@ CONCEPTS = {
     "flank_pain": concept(
         "back/side pain",
         rf"(?:back|side|flank|kidneys?){G3} (?:hurts?|hurting|pain|aches?|aching)|pain in (?:my|his|her) (?:back|side|flank)",
+        rf"(?:pain|ache|aches|aching|hurting|sore|soreness){G3} (?:back|side|flank|kidneys?|loin)",
     ),
     "no_weight": concept(
         "can't bear weight",
@@ -1023,7 +1079,11 @@ CONCEPTS = {
     ),
     "pus_or_spreading": concept(
         "infection signs (pus / spreading redness)",
-        rf"(?:red|redness|swelling){G4} (?:spreading|getting bigger|tracking|growing)|red streaks?|pus|oozing",
+        rf"(?:red|redness|swelling){G4} (?:spreading|getting bigger|tracking|growing)|red (?:streaks?|lines?)|pus|oozing",
+        # past the pen line drawn round it
+        r"(?:gone|spread\w*|moved|grown|going|went|creeping|crept|past|beyond|outside)(?: \w+){0,2} (?:past|beyond|outside|over) "
+        r"(?:the |my |a )?(?:pen |marker |biro )?(?:line|lines|mark|marks|circle|outline|border)|"
+        r"bigger than the (?:circle|line|mark|outline)",
     ),
     "eye_sore": concept(
         "red or painful eye",
@@ -1050,6 +1110,7 @@ CONCEPTS = {
         "can't swallow",
         rf"(?:cant|barely|can barely|hard to|unable to|struggl\w* to) swallow{G2} (?:spit|saliva|water|drool\w*|anything)",
         r"drooling",
+        rf"(?:cant|couldnt) get {PERSON_OBJ} to (?:swallow|eat|drink)",
     ),
     "high_sugar": concept(
         "very high blood sugar",
@@ -1089,7 +1150,7 @@ CONCEPTS = {
         r"alive|around)|not exist|not wake up)",
         r"(?:dont|do not|doesnt|does not|didnt|not|never) (?:want|wants|wanting|wanted) to (?:be here|live|be alive|exist|"
         r"wake up|go on|carry on)(?! (?:in|at|near|with|on|abroad|there|for|alone|until|without|together))",
-        r"(?:better off|happier|fine|be fine)(?: \w+){0,2} (?:without me|with me gone|if i (?:was|were|wasnt|"
+        r"(?:better off|happier|fine|be fine)(?: \w+){0,2} (?:without me|with me gone|if i(?: just| really)? (?:was|were|wasnt|"
         r"werent|had)(?: just| not)? (?:gone|dead|here|around|never born|not born))|better off dead|"
         rf"(?:says|said|saying|told (?:me|us)|tells (?:me|us)|thinks|texted|messaged|wrote){G5} (?:better off|happier|fine)"
         r"(?: \w+){0,2} (?:without (?:him|her|them)|if (?:he|she|they) (?:was|were|wasnt|werent)(?: just)? (?:gone|dead))|"
@@ -1129,6 +1190,21 @@ CONCEPTS = {
         r"how (?:many|much) (?:\w+ ){0,3}(?:would it take|does it take|would kill|to take|till|until|before) "
         r"(?:\w+ ){0,2}(?:kill|die|dead|overdose|end it|not wake up)",
         r"(?:have|made|got|making) a plan to (?:die|end|kill)",
+        rf"(?:think\w*|thought){G3} (?:about|of) (?:how|ways?|the best way|the easiest way) to (?:end (?:it|things|my life|"
+        r"everything)|die|kill (?:myself|himself|herself)|do it)(?!(?: \w+){0,2} (?:with|between))",
+        # a method imagined: "think about just swerving into a tree", "stepping off the platform"
+        r"(?:think\w* (?:about|of)|thought (?:about|of)|tempted to|urge to|want to|fantasi[sz]\w* about|imagin\w*)(?: just)? "
+        r"(?:(?:swerv\w*|crash\w*|driv\w*|steer\w*) (?:my car |the car )?(?:into|off) (?:a |the )?(?:\w+ )?(?:tree|wall|"
+        r"lorry|truck|bridge|river|cliff|oncoming|traffic|barrier)|(?:step\w*|jump\w*|throw\w* myself) (?:off|from) "
+        r"(?:a |the )?(?:\w+ )?(?:platform|bridge|cliff|edge|roof|balcony|building)|(?:step\w*|walk\w*|jump\w*) "
+        r"(?:in front of|under|into) (?:a |the )?(?:\w+ )?(?:train|traffic|bus|lorry|truck|car))",
+        # "enough (pills) now to just not wake up"
+        r"enough(?: \w+){0,3} (?:to|so i can|so i) (?:just |finally )?(?:not|never) wake(?: up)?",
+        # a method pictured: "thinking how easy it would be, just one step"; "at the bridge ... how easy it would be"
+        r"how easy (?:it would be|itd be|it is|it would)(?: \w+| ,){0,4} (?:to )?(?:just )?(?:one step|step off|step out|"
+        r"jump|lean (?:forward|over|out)|let go|walk off|go over|end it|swerve|slip off)",
+        r"(?:bridge|ledge|edge|roof|rooftop|platform|cliff|tracks|balcony|railway)(?: \w+| ,){0,8} how easy "
+        r"(?:it would be|itd be|it is|it would)",
         unless=r"(?:prevention|awareness) (?:week|month|day|charity|training)",
         crisis=True,
     ),
@@ -1138,8 +1214,9 @@ CONCEPTS = {
         rf"(?:cut|cutting|cuts|burn|burning|burned|burnt|harm|harming|punch\w*|scratch\w*|"
         rf"starv\w*|bit|bite|biting|slash\w*) (?:myself|himself|herself|themselves){G3} (?:on purpose|deliberately|"
         r"intentionally|again|when|because|to (?:feel|cope|punish|stop|calm|numb))",
-        r"(?:been|keep|kept|started|start|still|im|i am) (?:cutting|burning|hurting|harming|scratching|hitting|punching|"
-        r"starving) (?:myself|my (?:arms?|wrists?|legs?|thighs?|skin|stomach|body))",
+        r"(?:been|keep|kept|started|start|still|im|i am|keeps|is) (?:cutting|burning|hurting|harming|scratching|hitting|"
+        r"punching|starving) (?:myself|himself|herself|themselves|(?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?|skin|"
+        r"stomach|body))",
         r"(?:cut|cutting|slit|slitting|slash\w*) (?:my|his|her|their) wrists?",
         rf"(?:scratch\w*|cut|cutting|burn\w*|hit\w*){G4} (?:till|until|so) (?:it|they|i) "
         r"(?:bled|bleeds|bleed|bleeding|blister\w*|bruise\w*)",
@@ -1179,8 +1256,8 @@ CONCEPTS = {
         r"(?:so|so that) (?:i|he|she) (?:can|could|will|ll) (?:take|swallow|have|down|use) (?:them|it|the lot)|"
         r"take (?:them|it) all|(?:all|the lot) (?:at once|in one go|together)",
         r"(?:for|until) (?:when|the day|the time|the moment)(?: \w+){0,3} (?:ready|decide\w*|need|go|do it|cant take|"
-        r"had enough|enough)|when (?:im|i am|i feel|i get|hes|shes)(?: \w+)? ready|enough to (?:kill|die|end|do it|"
-        r"not wake|overdose)|for the end",
+        r"had enough|enough)|when (?:im|i am|i feel|i get|hes|shes)(?: \w+)? ready|enough(?: \w+){0,3} to (?:just |finally )?"
+        r"(?:kill|die|end|do it|not wake|never wake|overdose)|for the end",
         crisis=True,
     ),
     "od_intent": concept(
@@ -1199,6 +1276,7 @@ CONCEPTS = {
         r"(?:want|wish|need) (?:it|everything|this|the pain|it all) (?:all )?to (?:stop|end|be over)"
         r"(?: forever| for good| permanently)",
         r"(?:wants?|wish\w*|need) to (?:just )?(?:disappear|vanish)|(?:want|wish) everything to (?:stop|end)",
+        r"(?:be|being|just be) done with (?:it all|all of it|everything|life|living|all this)(?! \w)",
         crisis=True,
     ),
     "burden": concept(
@@ -1213,6 +1291,153 @@ CONCEPTS = {
         "hopelessness",
         r"hopeless|no way out|no hope|nothing will ever get better|whats the point (?:of|in) (?:anything|trying|it all|"
         r"everything)|(?:dont|cant) see (?:the|any) point (?:in|of) (?:anything|trying|it all)",
+        crisis=True,
+    ),
+    # --- choking without the word: a blocked airway is silent ("can't cough or make a sound")
+    "choke_sign": concept(
+        "can't cough or make a sound",
+        r"(?:cant|unable to|couldnt|not able to) (?:cough|make (?:a|any) (?:sound|noise)|make a peep)",
+        r"(?:not making|isnt making|no) (?:a |any )?(?:sound|noise)",
+        r"(?:grabb\w*|clutch\w*|claw\w*|holding|pointing|clasp\w*) (?:at )?(?:his|her|their|my) (?:throat|neck)",
+        unless=r"phlegm|mucus|sputum|cough up|neighbou?rs?|quiet|asleep|sleeping|library|baby monitor",
+    ),
+    "choke_context": concept(
+        "something in the mouth / eating",
+        r"eating|ate|swallow\w*|food|grapes?|sweets?|candy|nuts?|popcorn|hot ?dog|sausage|meat|bone|toy|coins?|lego|"
+        r"piece of|stuck|lodged|in (?:his|her|their|my) mouth|went down the wrong way",
+    ),
+    # --- after giving birth: heavy bleeding is a haemorrhage until proven otherwise
+    "postpartum": concept(
+        "recently gave birth",
+        r"gave birth|given birth|giving birth|had (?:my|the|our|her|a) (?:baby|son|daughter|twins)|"
+        r"(?:since|after) (?:the )?(?:birth|delivery|labour|labor|c ?section|caesarean|cesarean)|postpartum|post ?natal|"
+        r"postnatal|delivered|newborn",
+    ),
+    "heavy_flow": concept(
+        "heavy flow / big clots",
+        r"heav(?:y|ier|ily)|soak\w*|(?:big|large|huge|massive) clots|clots? (?:the size of|as big as|bigger than)|"
+        r"(?:a lot|lots|loads|so much) of blood|bleed\w* (?:a lot|loads|so much)|pouring|gushing",
+        unless=r"(?:light|lighter|small|tiny|little) (?:bleed\w*|clots?)",
+    ),
+    "pale": concept("pale / grey", r"pale|grey|gray|white as a sheet|washed out|colourless|ashen"),
+    # --- carbon monoxide: several people ill at once + a fuel-burning appliance
+    "co_source": concept(
+        "gas / fuel-burning appliance",
+        r"gas (?:heater|fire|boiler|leak|stove|cooker|smell|oven)|boiler|heater|(?:log|wood|multi fuel) burner|"
+        r"generator|carbon monoxide|co alarm|fumes|exhaust|chimney|flue|barbecue indoors|bbq indoors",
+    ),
+    "household": concept(
+        "several people ill at once",
+        r"everyone|everybody|all of us|both of us|(?:two|three|four|five|all|most) of us|we (?:all|both)|"
+        r"whole (?:family|house|household)|both (?:me|my|of)|(?:me|i) and (?:my|the) \w+ (?:both|all)|"
+        r"(?:all three|all four|all five)",
+    ),
+    # --- ear infection that needs a look
+    "ear_discharge": concept(
+        "discharge from the ear",
+        rf"(?:liquid|fluid|pus|discharge|goo|gunk|stuff|yellow|green|blood|water)\w*{G3} (?:coming|come|comes|leaking|"
+        rf"leaks|oozing|running|draining|dripping) (?:out )?(?:of |from )?{G2}(?:his|her|my|their|the) ears?",
+        rf"ears?{G3} (?:discharg\w*|leak\w*|oozing|weeping|draining|running|dripping|pus)",
+    ),
+    "ear_pain": concept("ear pain", rf"ears?{G4} (?:pain|hurts?|hurting|aches?|aching|sore)|earache|ear ache"),
+    # --- dehydration in a child: fewer wet nappies
+    "fewer_wees": concept(
+        "passing less urine",
+        r"(?:fewer|less|not many|hardly any|only (?:one|two|1|2)|very few) (?:wet )?(?:nappies|diapers|wees|pees|nappy|diaper)|"
+        r"(?:nappies|diapers) (?:are )?(?:dry|drier|drier than)|(?:weeing|peeing) (?:a lot )?less|dark (?:wee|pee|urine)",
+    ),
+    # --- possible fracture: an injury + a limb that can't be used or looks wrong
+    "fracture_sign": concept(
+        "can't move it / looks deformed",
+        r"(?:cant|unable to|couldnt) (?:move|bend|straighten|use|grip with|rotate|turn) (?:it|(?:my|his|her|their) \w+)"
+        r"(?! (?:properly|much) (?:after|since) (?:sleep|waking))",
+        r"deformed|out of shape|misshapen|(?:at )?a (?:weird|funny|strange|wrong) angle|bent the wrong way|"
+        r"(?:heard|felt) (?:a |it )?(?:crack|snap|pop)",
+        r"(?:maybe|might be|could be|think (?:its|it is)|probably|possibly|is it) (?:broken|fractured)",
+        r"(?:cant|unable to|couldnt|struggl\w* to) (?:grip|hold|lift|carry|squeeze|open|turn|pick up)(?: \w+){0,2} "
+        r"(?:mugs?|cups?|anything|things|pens?|keys?|jars?|kettle|bottle|door|handle|fork|spoon|glass)",
+    ),
+    "injury": concept(
+        "injury with swelling / bruising",
+        r"(?:fell|fall|fallen|landed|twisted|rolled|slipped|tripped|crushed|trapped|jammed|bashed|stamped on)|"
+        r"swollen|swelling|bruis\w*",
+    ),
+    # --- crisis warning signs that count only together (each alone is ordinary life)
+    "self_harm_marks": concept(
+        "cuts / marks found",
+        rf"(?:found|find|finding|seen|saw|noticed|spotted|hiding|hides|covering){G3} (?:cuts|scars|burns|scratches|marks|"
+        r"slashes)(?: \w+){0,2} (?:on|up|across) (?:his|her|their|my)(?: \w+){0,4} (?:arms?|wrists?|legs?|thighs?|stomach|skin)",
+        crisis=True,
+    ),
+    "coping_reason": concept(
+        "does it to cope / feel something",
+        r"(?:does|do|did|doing) it (?:to|because it helps (?:him|her|them|me) to?) ?(?:feel (?:something|anything|real|better)|"
+        r"cope|numb|punish|release|calm down)|(?:helps|help) (?:him|her|them|me) (?:cope|feel something|calm down)",
+        crisis=True,
+    ),
+    "join_dead": concept(
+        "wants to join someone who died",
+        r"(?:wants?|wanting|ready|longs?|longing|wish\w*|going) to (?:go )?(?:and )?(?:be with|join) (?:my |his |her |their )?"
+        r"(?:dad|mum|father|mother|husband|wife|grandpa|grandma|son|daughter|him|her|them|late \w+)(?! at| in the| on)",
+        crisis=True,
+    ),
+    "giving_away": concept(
+        "giving away possessions",
+        r"(?:gave|given|giving|gives|give) away (?:all |most of |lots of )?(?:my|his|her|their) (?:\w+ )?(?:jewel\w*|rings?|"
+        r"watch|things|stuff|belongings|possessions|clothes|books|savings|money|pets?|tools|guitars?|bikes?|cars?|"
+        r"collection|records|\w+ (?:collection|set|kit))",
+        crisis=True,
+    ),
+    "affairs": concept(
+        "putting affairs in order",
+        r"(?:sorted|sorting|sort|made|making|wrote|written|writing|updat\w*|finalis\w*|finaliz\w*|changed|redone|redid) "
+        r"(?:out )?(?:my|his|her|their) (?:will|affairs|life insurance|funeral)|"
+        r"(?:put|putting|get|getting|got) (?:my|his|her|their) affairs in order|"
+        r"cancel\w* (?:all )?(?:my|his|her|their) (?:subscriptions|accounts|direct debits|memberships)",
+        crisis=True,
+    ),
+    "means": concept("access to a gun", r"guns?|rifles?|shotguns?|pistols?|handguns?|firearms?|revolver", crisis=True),
+    # a goodbye that sounds final: "texted me goodbye", with "sorry for everything" / "wants me to have her cat"
+    "farewell": concept(
+        "goodbye message",
+        r"(?:texted|messaged|sent|wrote|said|saying|says|rang|called|left)(?: \w+){0,5} (?:goodbye|bye forever|farewell)",
+        r"goodbye (?:text|message|voicemail|call)",
+        unless=r"flights?|plane|holiday|trip|airport|boarding|moving|moved|party|bed|night|work|school|leaving do|"
+        r"uni|university|gig|festival|sleepover|camp",
+        crisis=True,
+    ),
+    "sorry_all": concept("sorry for everything", r"sorry for everything|forgive (?:me|him|her) for everything", crisis=True),
+    "bequest": concept(
+        "leaving things to someone",
+        r"(?:wants?|wanted) (?:me|us|you|him|her) to (?:have|keep|look after|take care of|take) (?:his|her|their|my) \w+",
+        crisis=True,
+    ),
+    "unreachable": concept(
+        "can't be reached",
+        r"(?:not|isnt|wont|stopped|hasnt been|hes not|shes not) (?:answering|picking up|replying|responding)|"
+        r"phone (?:is |was |has been )?(?:off|switched off|dead|going straight to voicemail)|"
+        r"(?:cant|couldnt) (?:reach|get hold of|get through to) (?:him|her|them)",
+        crisis=True,
+    ),
+    # an overdose asked about as a question: "if I take all of my antidepressants at once will it be painless"
+    "painless_q": concept(
+        "asks if it would be painless",
+        r"painless\w*|(?:would|will|does) it (?:hurt|be painful|be quick|be peaceful)(?= if| ,|$| at all| much)|"
+        r"(?:just )?drift off",
+        crisis=True,
+    ),
+    # looking up a drop: "looked up how high the bridge is" -- a lorry driver asks this too, so only with another sign
+    "drop_research": concept(
+        "looked up a height",
+        rf"(?:look\w* up|googl\w*|search\w*|check\w*|find\w* out|research\w*){G2} (?:how (?:high|tall|far down|deep)|"
+        r"which floor|the height of)(?: \w+){0,3} (?:bridge|building|roof|cliff|car park|balcony|tower|drop)",
+        crisis=True,
+    ),
+    "self_neglect": concept(
+        "stopped eating / caring",
+        # not "stopped eating meat": a diet is not self-neglect
+        r"(?:stopped|stop|not|isnt|wont|refus\w*) (?:eating|taking (?:his|her|their|my) (?:meds|medication|tablets))"
+        r"(?! (?:meat|dairy|sugar|bread|gluten|carbs|junk|sweets|chocolate|fish|pork|beef|chicken|eggs|snacks|\w+ food))",
         crisis=True,
     ),
     "lethal_dose": concept("asks about a lethal dose", r"(?:lethal|fatal|deadly) (?:dose|amount)", crisis=True),
@@ -1273,6 +1498,8 @@ RULES = [
     Rule(E, "severe breathing difficulty", all_of=("breath_severe",), tip="breathing"),
     Rule(E, "blue lips or skin (not enough oxygen)", all_of=("cyanosis",), tip="breathing"),
     Rule(E, "choking", all_of=("choking",), tip="choking"),
+    # a silent, blocked airway: "can't cough or make a sound" while eating, or grabbing the throat
+    Rule(E, "choking", all_of=("choke_sign",), any_of=("choke_context", "breath_severe", "cyanosis"), tip="choking"),
     Rule(E, "severe asthma attack", all_of=("inhaler_failing",), any_of=BREATH_ANY, tip="breathing"),
     # severe allergy
     Rule(E, "possible anaphylaxis (severe allergic reaction)", all_of=("airway_swelling",),
@@ -1288,6 +1515,18 @@ RULES = [
     Rule(E, "open fracture (bone through the skin)", all_of=("open_fracture",), tip="bleeding"),
     Rule(E, "vomiting or coughing up a lot of blood", all_of=("vomit_blood",), any_of=("large_amount", "faint")),
     Rule(E, "heavy bleeding in pregnancy", all_of=("pregnant", "bleeding"), any_of=("large_amount", "faint", "abdo_flag")),
+    # ectopic pregnancy: one-sided pain, shoulder-tip pain, bleeding/spotting, faintness -- any three with pregnancy
+    Rule(E, "possible ectopic pregnancy", all_of=("pregnant",),
+         any_of=(("one_sided_pelvic", "abdo_pain"), "shoulder_tip", ("faint", "fainted"), ("bleeding", "spotting")),
+         at_least=3),
+    # low blood sugar: a diabetic who is confused, drowsy, unresponsive or can't swallow
+    Rule(E, "possible severe low blood sugar (hypo)", all_of=("diabetic",),
+         any_of=("confusion", "drowsy", "unresponsive", "not_answering", "cant_swallow", "seizure", "seizure_lay")),
+    # after birth: heavy flow / big clots with faintness or pallor (normal lochia has neither)
+    Rule(E, "heavy bleeding after giving birth", all_of=("postpartum", "bleeding"),
+         any_of=(("heavy_flow", "large_amount"), "faint", "pale"), at_least=2, tip="bleeding"),
+    Rule(E, "heavy bleeding after giving birth", all_of=("postpartum", "bleeding", "heavy_flow"), any_of=("bleed_severe",),
+         tip="bleeding"),
     # consciousness
     Rule(E, "unresponsive / unconscious", all_of=("unresponsive",), tip="unconscious"),
     Rule(E, "unresponsive / unconscious", all_of=("not_answering",), any_of=("down", "collapsed", "seizure", "seizure_lay"),
@@ -1316,10 +1555,26 @@ RULES = [
     Rule(E, "sudden severe headache", all_of=("headache", "hit_like")),
     Rule(E, "head injury with warning signs", all_of=("head_injury",),
          any_of=("nausea", "drowsy", "confusion", "unresponsive", "fainted", "seizure")),
+    # carbon monoxide: a fuel-burning appliance + several symptoms, worse when a household is ill together
+    Rule(E, "possible carbon monoxide poisoning", all_of=("co_source",),
+         any_of=("headache", "faint", "nausea", ("confusion", "drowsy", "unresponsive", "not_answering"), "household"),
+         at_least=3),
     Rule(E, "possible blood clot in the lung", all_of=("calf_clot",), any_of=("chest_pain",) + BREATH_ANY),
     # crisis
     Rule(C, "suicidal thoughts", all_of=("suicidal",)),
     Rule(C, "self-harm", any_of=("self_harm", "hurt_self")),
+    Rule(C, "self-harm", all_of=("self_harm_marks", "coping_reason")),
+    # warning signs in an older person: wanting to join someone who died, giving things away, stopping eating
+    Rule(C, "warning signs of suicide", all_of=("join_dead",),
+         any_of=("giving_away", "self_neglect", "hopeless", "burden", "want_it_to_stop", "cant_go_on")),
+    Rule(C, "researching a way to die", all_of=("drop_research",),
+         any_of=("hopeless", "burden", "want_it_to_stop", "cant_go_on", "suicidal")),
+    Rule(C, "warning signs of suicide", all_of=("giving_away",),
+         any_of=("self_neglect", "hopeless", "burden", "want_it_to_stop", "cant_go_on")),
+    Rule(C, "warning signs of suicide", all_of=("join_dead",), any_of=("affairs", "means")),
+    Rule(C, "goodbye message and can't be reached", all_of=("farewell",), any_of=("sorry_all", "bequest", "unreachable")),
+    Rule(C, "goodbye message and can't be reached", all_of=("bequest", "unreachable")),
+    Rule(C, "asking about a painless overdose", all_of=("dose_big", "painless_q")),
     Rule(C, "afraid of harming themselves", all_of=("fear_self",)),
     Rule(C, "planning an overdose", all_of=("pill_saving", "od_purpose")),
     Rule(C, "thinking of taking an overdose", all_of=("od_intent", "dose_big")),
@@ -1333,14 +1588,20 @@ RULES = [
     Rule(U, "allergic reaction", all_of=("allergic_reaction",)),
     Rule(U, "vomiting or coughing up blood", all_of=("vomit_blood",)),
     Rule(U, "blood in urine or stool", all_of=("blood_urine_stool",)),
-    Rule(U, "bleeding in pregnancy", all_of=("pregnant", "bleeding")),
+    Rule(U, "bleeding in pregnancy", all_of=("pregnant",), any_of=("bleeding", "spotting")),
     Rule(U, "fainting", all_of=("fainted",)),
     Rule(U, "seizure", any_of=("seizure", "seizure_lay", "seizure_sign")),
     Rule(U, "high or lasting fever", all_of=("fever",), any_of=("persistent", "high_fever")),
     Rule(U, "unwell baby", all_of=("baby", "infant_unwell")),
     Rule(U, "baby with a high or lasting fever", all_of=("baby", "fever"), any_of=("high_fever", "persistent")),
-    Rule(U, "urine infection with fever or back pain", all_of=("dysuria",), any_of=("fever", "flank_pain")),
+    Rule(U, "urine infection with fever or back pain", all_of=("dysuria",), any_of=("fever", "flank_pain", "rigors")),
     Rule(U, "possible fracture", all_of=("no_weight",)),
+    Rule(U, "possible fracture", all_of=("fracture_sign", "injury")),
+    Rule(U, "heavy bleeding after giving birth", all_of=("postpartum", "bleeding", "heavy_flow")),
+    Rule(U, "possible carbon monoxide exposure", all_of=("co_source",),
+         any_of=("headache", "faint", "nausea", "household"), at_least=2),
+    Rule(U, "ear infection with discharge or fever", all_of=("ear_discharge",), any_of=("fever", "feels_hot", "ear_pain")),
+    Rule(U, "possible dehydration", all_of=("fluid_loss", "fewer_wees")),
     Rule(U, "painful red eye with blurred vision", all_of=("eye_sore",), any_of=("blurred_vision", "photophobia")),
     Rule(U, "possible dehydration", all_of=("fluid_loss", "persistent"), any_of=("faint", "no_urine")),
     Rule(U, "swallowed an object", all_of=("swallowed_object",)),
@@ -1472,16 +1733,61 @@ def _clause(sentence: str, start: int, end: int) -> str:
     return sentence[left + 1 if left >= 0 else 0 : right if right >= 0 else len(sentence)]
 
 
+def _about_pet(sentence: str, start: int) -> bool:
+    """Is the animal the subject of the match at `start`? The nearest subject before it decides
+    ("the dog is acting weird too and my youngest won't wake up": the child is the patient); with
+    no subject before it, the whole sentence decides, as before."""
+    if not PET.search(sentence):
+        return False
+    marks = [(m.start(), True) for m in PET.finditer(sentence, 0, start)]
+    marks += [(m.start(), False) for m in HUMAN.finditer(sentence, 0, start)]
+    if marks:
+        return max(marks)[1]
+    return not HUMAN.search(sentence)
+
+
+# "what should I do if a kid starts choking?" is a question to prepare for -- a study frame only when the
+# message looks ahead ("starting babysitting next month", "just in case"): asked alone it may be happening now.
+HYPOTHETICAL_I = re.compile(
+    r"\b(?:what (?:should|would|do|can|could) i do|how (?:do|would|should|can|could) i (?:help|handle|deal with|treat))"
+    r"(?: \w+){0,2} (?:if|when|in case)\b"
+)
+FUTURE = re.compile(
+    r"\b(?:next (?:week|month|year|term|summer|weekend)|starting|about to start|going to be|will be|upcoming|in case|"
+    r"be prepared|be ready|prepare|before i start|babysit\w*|nanny|new job|first aid|course|training|ever happens)\b"
+)
+# Hyperbole: "I swear I want to die lol" about a crashed spreadsheet. Only the bare wish (not a plan, method
+# or anything said to be meant), only with laughter in the same sentence and an everyday cause in the message.
+LAUGH = re.compile(r"\b(?:lol|lols|lmao|lmfao|rofl|haha\w*|hehe\w*|jk|xd|ffs)\b")
+MUNDANE = re.compile(
+    r"\b(?:excel|spreadsheets?|computer|laptop|pc|phone|printer|wifi|internet|homework|exams?|essays?|assignments?|"
+    r"code|coding|bug|game|match|team|boss|meeting|traffic|train|bus|emails?|files?|photos?|deadline|mondays?|"
+    r"hair|haircut|outfit|crush|date|texts?|group chat|tiktok|netflix|episode|season|finale|cake|recipe|dinner|"
+    r"printer|software|update|crashed|deleted|lost (?:my|all)|unsaved)\b"
+)
+SERIOUS = re.compile(
+    r"\b(?:unsure joking|unsure kidding|unsure joke|seriously|for real|really want|i mean it|mean it|plan\w*|"
+    r"for (?:weeks|months|years|ages)|every day|all the time|tonight|pills?|tablets?|note|honestly not)\b"
+)
+HYPERBOLE_MATCH = re.compile(r"^(?:wants?|wanted|wanting) to (?:die|be dead)$|^kill(?:ing)? myself$")
+
+
+def _hyperbole(sentence: str, text_all: str, match: str) -> bool:
+    return bool(HYPERBOLE_MATCH.match(match) and LAUGH.search(sentence) and MUNDANE.search(text_all)
+                and not SERIOUS.search(text_all))
+
+
 def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
     """Concepts present in `text` -> the words that matched; plus notes on matches that were dropped."""
     sentences = [_prepare(s) for s in normalize(text)]
-    framed = [bool(FRAMES.search(s)) for s in sentences]
+    whole = " . ".join(sentences)
+    looks_ahead = bool(FUTURE.search(whole))
+    framed = [bool(FRAMES.search(s) or (looks_ahead and HYPOTHETICAL_I.search(s))) for s in sentences]
     actual = [bool(ACTUAL.search(s)) for s in sentences]
     message_is_study = any(framed) and not any(actual)
-    about_pet = [bool(PET.search(s)) and not HUMAN.search(s) for s in sentences]
     found: dict[str, str] = {}
     dropped: list[str] = []
-    for s, is_framed, is_actual, is_pet in zip(sentences, framed, actual, about_pet):
+    for s, is_framed, is_actual in zip(sentences, framed, actual):
         for name, c in CONCEPTS.items():
             for pattern in c.patterns:
                 for m in pattern.finditer(s):
@@ -1496,8 +1802,10 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
                         why = "past event"
                     elif not c.crisis and (message_is_study or (is_framed and not is_actual)):
                         why = "study/hypothetical question"
-                    elif not c.crisis and is_pet:
+                    elif not c.crisis and _about_pet(s, m.start()):
                         why = "about an animal"
+                    elif name == "suicidal" and _hyperbole(s, whole, m.group(0)):
+                        why = "joking hyperbole"
                     if why is None:
                         found.setdefault(name, m.group(0))
                         break

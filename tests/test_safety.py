@@ -139,6 +139,10 @@ EMERGENCIES = [
 ]
 CRISES = [
     "I don't want to be here anymore",
+    "everyone would be better off if I just wasn't here",
+    "found cuts on my daughter's arms, she says she does it to feel something",
+    "I keep thinking about just swerving into a tree and being done with it all",
+    "my mum says she wants to go and be with dad now and she's given away her rings",
     "thinking of ending it all",
     "been cutting myself again",
     "i want to kill myself",
@@ -175,6 +179,10 @@ LOOK_ALIKES = [
     "I want to disappear for a week and turn my phone off",  # not "for good"
     "I'm saving my pills so I don't run out on holiday",  # saving pills without a purpose
     "I'd rather die than go to that party",  # idiom
+    "I'm dying to go to the bridge party on Saturday",  # idiom + a bridge
+    "I could just disappear under the duvet all weekend",  # not "for good"
+    "I choked on my tea laughing at his joke, fine now",  # resolved
+    "my dad wants to be with mum at the care home, how do we arrange it?",  # a living person
 ]
 
 
@@ -386,3 +394,39 @@ def test_live_replies_never_carry_a_specific_dose_and_say_whom_to_ask():
     assert ASK_FOR_DOSE not in strip_app_additions(final)
     # no dose named, no note
     assert ASK_FOR_DOSE not in finalize_reply("rash", "An antifungal cream from the pharmacy usually helps.")
+
+
+def test_animal_guard_discounts_only_what_the_animal_has():
+    """The pet guard drops a symptom only when the animal is its subject: the nearest subject before it."""
+    assert triage("my dog is choking on a bone and can't breathe").level not in FLAGGED
+    # the dog is mentioned, but the child is the one who won't wake (carbon monoxide at home)
+    t = triage("we all have headaches and feel sick, the dog is acting weird too and my youngest won't wake up properly")
+    assert t.level == "emergency", t
+    # the person bitten is the patient: their spreading redness counts
+    assert triage("cat bit my hand 2 days ago and now the redness is spreading up my arm").level == "urgent"
+    # "hot dog" is food, not an animal
+    assert triage("my son was eating a hot dog and now can't cough or make a sound").level == "emergency"
+
+
+def test_new_clusters():
+    # two stroke signs in lay words, buried in a long message: emergency, not just urgent
+    t = triage("long story, but mum said the vision went weird in one eye and now she keeps saying the wrong word, "
+               "and her left hand keeps dropping stuff. also any cake ideas?")
+    assert t.level == "emergency" and "stroke" in t.reason, t
+    assert triage("gave birth 5 days ago, soaking a pad every 20 minutes with big clots, feel dizzy").level == "emergency"
+    assert triage("had my baby 10 days ago, is it normal to still have light bleeding and small clots?").level == "routine"
+    assert triage("everyone at home has a headache and feels dizzy and sick since we lit the gas fire").level == "emergency"
+    assert triage("how often should a gas heater be serviced?").level == "routine"
+    assert triage("fell off my bike, my wrist is swollen and I can't move it, maybe broken?").level == "urgent"
+    assert triage("my toddler has diarrhoea and vomiting and fewer wet nappies").level == "urgent"
+    assert triage("my son has ear pain and pus coming out of his ear, fever 38.6").level == "urgent"
+
+
+def test_hyperbole_and_preparation_guards_are_narrow():
+    # laughter + an everyday cause is hyperbole; laughter alone, or "not joking", is not
+    assert triage("my printer ate my essay, i want to die haha").level == "routine"
+    assert triage("i want to die lol").level == "crisis"
+    assert triage("lol my laptop died, but not joking i really want to die").level == "crisis"
+    # "what should I do if..." is preparation only when the message looks ahead
+    assert triage("what should i do if a kid starts choking? starting a first aid course next week").level == "routine"
+    assert triage("what should i do if my son is choking").level == "emergency"
