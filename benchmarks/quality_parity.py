@@ -80,7 +80,7 @@ def make_eval_callback(eval_ds, device, fractions, total_tokens):
 
 
 def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, out_dir, total_tokens,
-              fractions=(0.5,)):
+              fractions=(0.5,), attn=None):
     from transformers import AutoModelForCausalLM
     from trl import SFTTrainer
 
@@ -90,6 +90,10 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32 if device.type == "cpu"
                                                  else torch.bfloat16).to(device)
     prepare_tokenizer(tokenizer, model)
+    if attn:  # e.g. sdpa_varlen: per-document attention for packed rows (the same function, no [T, T] mask)
+        from benchmarks.varlen_attention import register
+
+        model.config._attn_implementation = register(check=False)
     model = prepare_for_training(model, lora, upcast_to_fp32=False)  # full-precision base: nothing to upcast
     steps_per_epoch = None
     sft = dict(sft)
@@ -109,7 +113,7 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
     adapter_dir = out_dir / ("adapter-" + "".join(c if c.isalnum() else "-" for c in name)[:60])
     trainer.model.save_pretrained(adapter_dir)
     info = {
-        "recipe": name, "lora": lora, "sft": {k: v for k, v in sft.items()},
+        "recipe": name, "lora": lora, "attn": attn or "sdpa", "sft": {k: v for k, v in sft.items()},
         "steps": trainer.state.global_step, "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "train_loss": result.training_loss, "eval_loss": final, "curve": evals.points,
         "wall_s": round(time.time() - t0, 1), "adapter_dir": str(adapter_dir),
@@ -210,9 +214,13 @@ def main(argv=None):
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--tag", default="smollm2")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--default-attn", default=None, help="attention for the default recipe's packed rows, "
+                        "e.g. sdpa_varlen (per-document; CPU SDPA with the [T, T] block mask needs GBs)")
     parser.add_argument("--merge-check", default="", help="comma list of recipes whose adapter gets the merge check")
     parser.add_argument("--merge-eval-rows", type=int, default=16)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--merge-only", default=None, metavar="ADAPTER_DIR",
+                        help="only the merge check of this trained adapter (e.g. medchat/adapters/smollm2-medchat)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -238,8 +246,31 @@ def main(argv=None):
     all_rows = load_rows(args.rows or SHARED_ROWS)
     train_rows = all_rows[: args.train_rows]
     eval_rows = all_rows[len(all_rows) - args.eval_rows:]
-    train_ds = tokenized_dataset(tokenizer, train_rows)
     eval_ds = tokenized_dataset(tokenizer, eval_rows)
+    if args.merge_only:
+        sub = eval_ds.select(range(min(args.merge_eval_rows, len(eval_ds))))
+        t0 = time.time()
+        result = {"adapter": args.merge_only, "eval_rows": len(sub), "device": str(device), **environment(),
+                  **merge_check(base_dir, args.merge_only, tokenizer, sub, device)}
+        result["wall_s"] = round(time.time() - t0, 1)
+        (out_dir / f"merge_check_{args.tag}.json").write_text(json.dumps(result, indent=2, default=str))
+        d, e = result["drift_merged_vs_unmerged"], result["adapter_effect_base_vs_unmerged"]
+        md = [f"# Merge check: {args.merge_only} on SmolLM2-135M-Instruct in NF4 ({result['date_utc']} UTC, {device})",
+              "", f"{len(sub)} conversations from the end of the 1,000-row sample (the adapter may have seen them in "
+              "training: this measures the merge, not generalization). Eval = mean NLL per assistant token.", "",
+              "| model | eval loss |", "|---|---:|",
+              f"| 4-bit base + adapter, unmerged | {result['eval_loss_4bit_unmerged']:.4f} |",
+              f"| 4-bit merged + requantized (`medchat.serving.merge_and_requantize`) | "
+              f"{result['eval_loss_4bit_merged']:.4f} |",
+              f"| 4-bit base alone | {result['eval_loss_4bit_base_only']:.4f} |", "",
+              f"Logits, merged vs unmerged: rel L2 {d['rel_l2']:.4f}, KL {d['kl_mean']:.4f}, top-1 agreement "
+              f"{d['top1_agree']:.3f}. Adapter effect (base alone vs unmerged): rel L2 {e['rel_l2']:.4f}, KL "
+              f"{e['kl_mean']:.4f}, top-1 agreement {e['top1_agree']:.3f}. Share of the adapter's effect kept by "
+              f"the merge ~ {result['adapter_effect_kept_estimate'] or 0:.2f}.", ""]
+        (out_dir / f"merge_check_{args.tag}.md").write_text("\n".join(md))
+        print("\n".join(md))
+        return
+    train_ds = tokenized_dataset(tokenizer, train_rows)
     total_tokens = sum(len(x) for x in train_ds["input_ids"])
     print(f"[quality] {len(train_rows)} train rows ({total_tokens} tokens), {len(eval_rows)} held-out rows, "
           f"device {device}", flush=True)
@@ -267,7 +298,7 @@ def main(argv=None):
             name = args.name
         print(f"[quality] training: {name}: lora {lora} sft {sft}", flush=True)
         info = train_one(name, lora, sft, base_dir, copy.deepcopy(tokenizer), train_ds, eval_ds, device, work,
-                         total_tokens, fractions)
+                         total_tokens, fractions, attn=args.default_attn if key == "default" else None)
         print(f"[quality] {name}: eval loss {info['eval_loss']:.4f} after {info['tokens_seen']} tokens, "
               f"{info['steps']} steps, {info['wall_s']} s", flush=True)
         info["meta"] = meta

@@ -28,10 +28,13 @@ from typing import Any, Iterable, Iterator, Sequence
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+from medchat.chat_format import END_OF_TURN_TOKENS as CHAT_END_OF_TURN_TOKENS
+from medchat.chat_format import vocab_id
+
 logger = logging.getLogger(__name__)
 
-# End-of-turn tokens of the chat formats we meet (Llama 3, ChatML/SmolLM2, Gemma, Mistral...).
-END_OF_TURN_TOKENS = ("<|eot_id|>", "<|im_end|>", "<|end_of_text|>", "<end_of_turn>", "<|end|>")
+# Every token that ends a reply: the chat formats' end-of-turn tokens plus Llama 3's end of text.
+END_OF_TURN_TOKENS = (*CHAT_END_OF_TURN_TOKENS, "<|end_of_text|>")
 TRUNCATION_MARKER = " […] "
 
 
@@ -270,8 +273,7 @@ def eos_token_ids(model, tokenizer) -> list[int]:
     gen_config = getattr(model, "generation_config", None)
     ids += _as_list(getattr(gen_config, "eos_token_id", None))
     ids += _as_list(getattr(tokenizer, "eos_token_id", None))
-    vocab = tokenizer.get_vocab()
-    ids += [vocab[t] for t in END_OF_TURN_TOKENS if t in vocab]
+    ids += [i for i in (vocab_id(tokenizer, t) for t in END_OF_TURN_TOKENS) if i is not None]
     return list(dict.fromkeys(ids))
 
 
@@ -293,7 +295,7 @@ def _model_device(model) -> torch.device:
 
 def _special_strings(tokenizer) -> tuple[str, ...]:
     specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
-    specials.update(t for t in END_OF_TURN_TOKENS if t in tokenizer.get_vocab())
+    specials.update(t for t in END_OF_TURN_TOKENS if vocab_id(tokenizer, t) is not None)
     return tuple(sorted((s for s in specials if s), key=len, reverse=True))
 
 
