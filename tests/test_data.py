@@ -403,7 +403,12 @@ def test_recipe_argument_checks():
     with pytest.raises(ValueError, match="mix_dataset"):
         build_splits(str(FIX / "data_dialogues.jsonl"), recipe(mix_weight=0.2), **QUIET)
     with pytest.raises(ValueError, match="eval_fraction"):
-        build_splits(str(FIX / "data_dialogues.jsonl"), recipe(eval_fraction=1.0), **QUIET)
+        build_splits(str(FIX / "data_dialogues.jsonl"), recipe(eval_fraction=1.5), **QUIET)
+
+
+def test_eval_fraction_one_scores_every_row_of_a_never_trained_file():
+    s = build_splits(str(FIX / "data_dialogues.jsonl"), recipe(eval_fraction=1.0), **QUIET)
+    assert len(s.train) == 0 and len(s.eval) == s.report["kept"] > 0
 
 
 def test_max_rows_reads_first_rows():
