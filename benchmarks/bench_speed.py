@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    LLAMA3_TOKENIZER, ROOT, SEED_LORA, SEED_RECIPE, environment, load_rows, make_step_timer, markdown_table,
+    LLAMA3_TOKENIZER, ROOT, SEED_LORA, SEED_RECIPE, environment, save_markdown_and_json, load_rows, make_step_timer, markdown_table,
     prepare_for_training, read_recipe, sft_config, tokenized_dataset,
 )
 
@@ -585,10 +585,7 @@ def write_report(results: dict, out_dir: Path, tag: str) -> str:
     if results.get("attention_micro"):
         lines.append(f"- Packed attention micro-benchmark (per layer, fwd+bwd): {results['attention_micro']}")
     lines.append("")
-    md = "\n".join(lines)
-    (out_dir / f"speed_{tag}.md").write_text(md)
-    (out_dir / f"speed_{tag}.json").write_text(json.dumps(results, indent=2, default=str))
-    return md
+    return save_markdown_and_json(out_dir, f"speed_{tag}", lines, results)
 
 
 def main(argv=None):

@@ -224,3 +224,11 @@ def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     sep = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(fmt(r.get(key)) for key, _ in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body])
+
+
+def save_markdown_and_json(out_dir, stem: str, lines: list[str], results: dict) -> str:
+    """Write `stem.md` (the table lines) and `stem.json` (every number) into out_dir; return the Markdown."""
+    md = "\n".join(lines)
+    (Path(out_dir) / f"{stem}.md").write_text(md)
+    (Path(out_dir) / f"{stem}.json").write_text(json.dumps(results, indent=2, default=str))
+    return md

@@ -15,7 +15,6 @@ import argparse
 import copy
 import gc
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     SEED_LORA, SEED_RECIPE, environment, load_rows, make_step_timer, markdown_table, prepare_for_training,
-    read_recipe, sft_config, tokenized_dataset,
+    read_recipe, sft_config, tokenized_dataset, save_markdown_and_json,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +178,7 @@ def write_report(out_dir: Path, tag: str) -> str:
             ("eval@0.50", "eval loss @50% tokens"), ("eval_loss", "eval loss @100% tokens"),
             ("4bit_unmerged", "4-bit + LoRA (unmerged)"), ("4bit_merged", "4-bit merged+requantized"),
             ("4bit_base", "4-bit base alone"), ("wall_s", "wall s")]
-    md = [f"# Quality parity at equal tokens: SmolLM2-135M-Instruct", "",
+    md = ["# Quality parity at equal tokens: SmolLM2-135M-Instruct", "",
           f"{meta['date_utc']} UTC, {meta['device']}, torch {meta['torch']}, transformers {meta['transformers']}, "
           f"trl {meta['trl']}, peft {meta['peft']}. {meta['train_rows']} real training conversations "
           f"({meta['train_tokens']} tokens; every recipe sees them once, so the same tokens), {meta['eval_rows']} "
@@ -196,10 +195,7 @@ def write_report(out_dir: Path, tag: str) -> str:
                       f"(base alone vs unmerged): rel L2 {e['rel_l2']:.4f}, KL {e['kl_mean']:.4f}; share of the "
                       f"adapter's effect kept by the merge ~ {mc['adapter_effect_kept_estimate'] or 0:.2f}")
     md.append("")
-    text = "\n".join(md)
-    (out_dir / f"quality_parity_{tag}.md").write_text(text)
-    (out_dir / f"quality_parity_{tag}.json").write_text(json.dumps(results, indent=2, default=str))
-    return text
+    return save_markdown_and_json(out_dir, f"quality_parity_{tag}", md, results)
 
 
 def main(argv=None):

@@ -517,7 +517,7 @@ CONCEPTS = {
         r"(?:cant|barely|unable to|struggl\w* to|couldnt) (?:breathe|breath|get (?:any )?air)",
         r"(?:not|isnt|stopped|no longer) breathing|gasping for (?:air|breath)|fighting for (?:breath|air)",
         r"every breath is a (?:fight|struggle)",
-        rf"(?:cant|unable to|couldnt|struggl\w* to) (?:finish|complete|get out|say) (?:a |his |her |my |full |whole )*"
+        r"(?:cant|unable to|couldnt|struggl\w* to) (?:finish|complete|get out|say) (?:a |his |her |my |full |whole )*"
         r"(?:sentences?|words?)",
         rf"(?:breath\w*|breathe){G4} (?:at rest|sitting (?:still|down)|lying (?:still|down)|even (?:sitting|resting|lying))",
         r"grunting",
@@ -586,7 +586,7 @@ CONCEPTS = {
         rf"(?:one|left|right) (?:side|arm|leg|hand){G4} (?:weak\w*|numb\w*|dead|heavy|limp|paralys\w*|paralyz\w*|"
         r"floppy|tingl\w*|not working|wont move|cant move|useless)",
         rf"(?:weak\w*|numb\w*|limp|paralys\w*|paralyz\w*|heavy){G3} (?:on )?{BODY_SIDE} (?:side|arm|leg|hand)",
-        rf"(?:cant|unable to|couldnt) (?:lift|raise|move|feel|use|grip with) (?:his|her|my|their|the)? ?"
+        r"(?:cant|unable to|couldnt) (?:lift|raise|move|feel|use|grip with) (?:his|her|my|their|the)? ?"
         r"(?:left|right|one) (?:arm|leg|hand|side)",
         r"half (?:of )?(?:his|her|my|the|their) (?:body|face)",
         # a hand that suddenly can't hold things: "left hand keeps dropping stuff"
@@ -708,7 +708,7 @@ CONCEPTS = {
     ),
     "penetrating": concept(
         "stab/gunshot wound",
-        rf"stabbed|stab wound|(?:got|been|was|were|is|hes been|shes been|just been) shot(?! (?:at|down|a look|of|up))|"
+        r"stabbed|stab wound|(?:got|been|was|were|is|hes been|shes been|just been) shot(?! (?:at|down|a look|of|up))|"
         r"gunshot|shot wound|impaled|severed|amputat\w*",
         unless=r"flu shot|booster|vaccin\w*|jab|injection|photo",
     ),
@@ -741,7 +741,7 @@ CONCEPTS = {
     "unresponsive": concept(
         "unresponsive",
         r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|lifeless",
-        rf"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
+        r"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
         rf"(?:cant|couldnt|unable to|wont) (?:wake|rouse)(?: {PERSON_OBJ}| \w+)?(?: up)?",
         r"wont wake(?: up)?|(?:not|isnt|arent) waking(?: up)?|(?:cant|wont) be (?:woken|roused)|hard to wake",
         # "doesn't wake up at all", "won't come round", "can't get her to wake"
@@ -1075,7 +1075,7 @@ CONCEPTS = {
         "can't keep fluids down",
         r"cant keep (?:anything|any|water|fluids?|food|drinks?|even water) down",
         rf"(?:vomit\w*|sick){G3} (?:for|since){G2} (?:\d+|two|three|four|a couple of) (?:days?|hours)",
-        rf"keeps? (?:vomit\w*|being sick)",
+        r"keeps? (?:vomit\w*|being sick)",
     ),
     "pus_or_spreading": concept(
         "infection signs (pus / spreading redness)",
@@ -1127,14 +1127,14 @@ CONCEPTS = {
         "muscle/rib strain context",
         rf"(?:after|since|from|doing){G3} (?:gym|workout|lifting|exercise|bench|press ?ups|push ?ups|training|sport|"
         r"football|rugby|fall|fell|coughing|moving house|lifting)",
-        rf"(?:hurts|worse|tender|sore|pain\w*)(?: a bit| a little| only| more)? (?:when|if) (?:i |you |he |she )?(?:press|push|touch|poke|twist|turn|"
+        r"(?:hurts|worse|tender|sore|pain\w*)(?: a bit| a little| only| more)? (?:when|if) (?:i |you |he |she )?(?:press|push|touch|poke|twist|turn|"
         r"lie|move|cough|sneeze|stretch)",
         r"tender to (?:the )?touch|pulled (?:a )?(?:muscle|something)|muscle|strain\w*|ribs?|chest wall|costochondritis",
     ),
     # --- crisis (first person or about someone at risk; never dropped for framing)
     "suicidal": concept(
         "suicidal thoughts",
-        rf"(?:kill|killing|hang|hanging|shoot|shooting|drown|drowning|off|offing) (?:myself|himself|herself|themselves|"
+        r"(?:kill|killing|hang|hanging|shoot|shooting|drown|drowning|off|offing) (?:myself|himself|herself|themselves|"
         r"themself)",
         r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?life(?! (?:back|insurance|in (?:my|his|her) (?:own )?hands))",
         r"(?:end|ending|finish|finishing) it (?:all|tonight|today|now|for good|once and for all)",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from typing import Any
 
 import torch
 

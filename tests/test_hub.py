@@ -1,6 +1,5 @@
 """Model card content and exactly what a push uploads (a double stands in for HfApi at the network boundary)."""
 
-import json
 
 from huggingface_hub.utils import filter_repo_objects
 
