@@ -6,7 +6,8 @@ The same file runs on a CPU laptop, a dedicated GPU and a ZeroGPU Space:
     gradio app.py                      # reload mode; uses the module-level `demo`
 
 Environment:
-    MEDCHAT_BASE_MODEL          Hub id or local dir of the base model (unset: offline SmolLM2-135M-Instruct)
+    MEDCHAT_BASE_MODEL          Hub id or local dir of the base model (unset: the base named by MEDCHAT_ADAPTER's
+                                adapter_config.json, else the offline SmolLM2-135M-Instruct)
     MEDCHAT_ADAPTER             LoRA adapter (Hub id or dir); "" = none; unset = the shipped adapter
                                 for the offline base, none otherwise
     MEDCHAT_LOAD_IN_4BIT        1/0; unset = the loader's choice (4-bit for real bases, off on ZeroGPU)
@@ -37,7 +38,7 @@ import gradio as gr
 import torch
 
 from medchat.generation import GenerationSettings, build_messages, content_to_text, stream_reply
-from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
+from medchat.modeling import DEFAULT_ADAPTER, base_model_of, describe, load_model_and_tokenizer
 from medchat.offline_model import is_offline_default
 from medchat.safety import InputError, finalize_reply, triage, validate_user_message
 from medchat.ui import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE, build_app, configure_queue
@@ -87,6 +88,9 @@ if _adapter_env is None:
     ADAPTER = DEFAULT_ADAPTER if is_offline_default(BASE_MODEL) else None
 else:
     ADAPTER = _adapter_env.strip() or None
+if BASE_MODEL is None and ADAPTER and ADAPTER != DEFAULT_ADAPTER:
+    # One setting switches models: an adapter names the base it was trained on (adapter_config.json).
+    BASE_MODEL = base_model_of(ADAPTER)
 LOAD_IN_4BIT = _env_bool("MEDCHAT_LOAD_IN_4BIT")
 if LOAD_IN_4BIT is None and ON_ZERO_GPU:
     LOAD_IN_4BIT = False  # ZeroGPU has room for bf16 weights; 4-bit quantization at import is not worth the risk

