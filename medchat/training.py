@@ -164,9 +164,13 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
 
     model = trainer.model
     model.config.use_cache = True  # generation after training runs with the KV cache
-    if is_offline_default(args.base_model):  # name the public base, not this machine's cache path
-        model.peft_config["default"].base_model_name_or_path = OFFLINE_HUB_ID
     adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME)
+    if is_offline_default(args.base_model):
+        # Name the public base, not this machine's cache path (after saving: peft would look the id up online).
+        config_path = adapter_dir / "adapter_config.json"
+        config = json.loads(config_path.read_text())
+        config["base_model_name_or_path"] = OFFLINE_HUB_ID
+        config_path.write_text(json.dumps(config, indent=2))
 
     log_history = trainer.state.log_history
     train_losses, eval_losses = loss_history(log_history)
