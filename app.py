@@ -15,7 +15,8 @@ Environment:
     MEDCHAT_MAX_CONTEXT_TOKENS  prompt + reply token budget (4096); older turns are dropped to fit
     MEDCHAT_SYSTEM_PROMPT       system prompt (default: the one the adapter was trained with)
     MEDCHAT_REVIEW_DB           SQLite file of the review tab (review.db; "" = no review tab)
-    MEDCHAT_SAMPLES             samples.jsonl preloaded in the review tab (default eval/samples.jsonl if present)
+    MEDCHAT_SAMPLES             samples.jsonl preloaded in the review tab (default eval/samples.jsonl, else
+                                examples/review_samples.jsonl)
     MEDCHAT_CONCURRENCY, MEDCHAT_MAX_QUEUE   queue defaults (1, 32); the CLI flags override them
     MEDCHAT_FAST_DECODE         0 = plain model.generate on a dedicated GPU (default: static cache + CUDA graph)
 """
@@ -98,8 +99,10 @@ MAX_INPUT_CHARS = _env_int("MEDCHAT_MAX_INPUT_CHARS", 4000)
 MAX_CONTEXT_TOKENS = _env_int("MEDCHAT_MAX_CONTEXT_TOKENS", 4096)
 SYSTEM_PROMPT = os.environ.get("MEDCHAT_SYSTEM_PROMPT") or _default_system_prompt()
 REVIEW_DB = os.environ.get("MEDCHAT_REVIEW_DB", "review.db").strip()
-SAMPLES = os.environ.get("MEDCHAT_SAMPLES", "").strip() or (
-    str(ROOT / "eval" / "samples.jsonl") if (ROOT / "eval" / "samples.jsonl").is_file() else None
+# The review tab's samples: yours (MEDCHAT_SAMPLES or eval/samples.jsonl), else the shipped example comparison
+# (base vs shipped adapter on examples/sample_conversations.jsonl, which no training run has seen).
+SAMPLES = os.environ.get("MEDCHAT_SAMPLES", "").strip() or next(
+    (str(p) for p in (ROOT / "eval" / "samples.jsonl", ROOT / "examples" / "review_samples.jsonl") if p.is_file()), None
 )
 MAX_NEW_TOKENS_LIMIT = max(16, min(1024, MAX_CONTEXT_TOKENS // 2))
 
