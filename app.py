@@ -38,6 +38,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
+from medchat.data import DEFAULT_SYSTEM_PROMPT
 from medchat.generation import GenerationSettings, build_messages, content_to_text, stream_reply
 from medchat.modeling import DEFAULT_ADAPTER, base_model_of, describe, load_model_and_tokenizer
 from medchat.offline_model import is_offline_default
@@ -47,11 +48,6 @@ from medchat.ui import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE, build_app, config
 logger = logging.getLogger("medchat.app")
 
 ROOT = Path(__file__).resolve().parent
-FALLBACK_SYSTEM_PROMPT = (
-    "You are a careful, friendly doctor answering a patient's question online. Explain the likely causes in plain "
-    "language, say what the patient can safely do now, and say clearly when they should see a doctor in person or "
-    "seek emergency care. Do not claim to have examined the patient and do not invent facts."
-)
 ERROR_REPLY = "Sorry — something went wrong while writing the reply. Please try again in a moment."
 EMPTY_REPLY = "I could not produce an answer to that. Could you rephrase or add a little more detail?"
 
@@ -72,16 +68,6 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
-def _default_system_prompt() -> str:
-    """The system prompt the fine-tuning recipe used, so serving matches training."""
-    try:
-        from medchat.data import DEFAULT_SYSTEM_PROMPT
-
-        return DEFAULT_SYSTEM_PROMPT or FALLBACK_SYSTEM_PROMPT
-    except ImportError:  # the data module is optional for serving
-        return FALLBACK_SYSTEM_PROMPT
-
-
 ON_ZERO_GPU = bool(spaces is not None and spaces.config.Config.zero_gpu)
 BASE_MODEL = os.environ.get("MEDCHAT_BASE_MODEL", "").strip() or None
 _adapter_env = os.environ.get("MEDCHAT_ADAPTER")
@@ -97,7 +83,7 @@ if LOAD_IN_4BIT is None and ON_ZERO_GPU:
     LOAD_IN_4BIT = False  # ZeroGPU has room for bf16 weights; 4-bit quantization at import is not worth the risk
 MAX_INPUT_CHARS = _env_int("MEDCHAT_MAX_INPUT_CHARS", 4000)
 MAX_CONTEXT_TOKENS = _env_int("MEDCHAT_MAX_CONTEXT_TOKENS", 4096)
-SYSTEM_PROMPT = os.environ.get("MEDCHAT_SYSTEM_PROMPT") or _default_system_prompt()
+SYSTEM_PROMPT = os.environ.get("MEDCHAT_SYSTEM_PROMPT") or DEFAULT_SYSTEM_PROMPT  # serving matches training
 REVIEW_DB = os.environ.get("MEDCHAT_REVIEW_DB", "review.db").strip()
 # The review tab's samples: yours (MEDCHAT_SAMPLES or eval/samples.jsonl), else the shipped example comparison
 # (base vs shipped adapter on examples/sample_conversations.jsonl, which no training run has seen).

@@ -94,7 +94,6 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
 
         model.config._attn_implementation = register(check=False)
     model = prepare_for_training(model, lora, upcast_to_fp32=False)  # full-precision base: nothing to upcast
-    steps_per_epoch = None
     sft = dict(sft)
     sft["num_train_epochs"] = 1
     args = sft_config(sft, output_dir=str(out_dir / "run"), max_steps=-1,

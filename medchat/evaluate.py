@@ -13,6 +13,7 @@ feeds the CLI, the model card and the panel, so the numbers agree everywhere.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 from dataclasses import asdict
@@ -52,11 +53,15 @@ def reference_nll(model, tokenizer, conversations: list[list[dict]], batch_size:
     return results
 
 
-def rouge_l(prediction: str, reference: str) -> float:
+@functools.cache
+def _rouge_scorer():
     from rouge_score import rouge_scorer
 
-    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return scorer.score(reference, prediction)["rougeL"].fmeasure
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    return _rouge_scorer().score(reference, prediction)["rougeL"].fmeasure
 
 
 def _mean(values) -> float:

@@ -101,23 +101,14 @@ _SEPARATOR_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|—+)\s*$", re.MULTILIN
 
 
 def strip_app_additions(reply: str, user_text: str | None = None) -> str:
-    """The model's own words of a reply that went through ``safety.finalize_reply``:
-    the triage guidance (for ``user_text``) and the disclaimer are removed."""
+    """The model's own words of a reply that went through ``safety.finalize_reply``: any triage
+    guidance block, the dosing note and the disclaimer are removed. ``user_text`` is accepted for
+    callers that have it; every guidance text is known, so it is not needed."""
     from medchat import safety
-
-    text = reply or ""
-    remove: list[str] = []
-    if user_text:
-        try:
-            guidance = safety.triage(user_text).guidance
-        except Exception:  # pragma: no cover - triage must never break prompt building
-            guidance = ""
-        if guidance:
-            remove.append(guidance)
     from medchat.dosing import ASK_FOR_DOSE
 
-    remove += [safety.DISCLAIMER, ASK_FOR_DOSE]
-    for piece in remove:
+    text = reply or ""
+    for piece in [*safety.all_guidance_texts(), safety.DISCLAIMER, ASK_FOR_DOSE]:
         piece = piece.strip()
         if piece and piece in text:
             text = text.replace(piece, "")

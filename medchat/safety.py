@@ -1815,6 +1815,14 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
     return found, [d for i, d in enumerate(dropped) if d not in dropped[:i]]
 
 
+def all_guidance_texts() -> list[str]:
+    """Every guidance block `triage` can emit, longest first: what code adds above a reply, so that callers
+    (history building, re-finalizing saved replies) can take it out again without re-triaging."""
+    emergency = [EMERGENCY_GUIDANCE.format(tip=tip) for tip in ("", *TIPS.values())]
+    texts = [e + "\n\n" + CRISIS_GUIDANCE for e in emergency] + emergency + [CRISIS_GUIDANCE, URGENT_GUIDANCE]
+    return sorted({t.strip() for t in texts}, key=len, reverse=True)
+
+
 def _guidance(level: str, fired: list[Rule]) -> str:
     if level == "emergency":
         tip = next((TIPS[r.tip] for r in fired if r.level == E and r.tip), "")

@@ -430,3 +430,15 @@ def test_hyperbole_and_preparation_guards_are_narrow():
     # "what should I do if..." is preparation only when the message looks ahead
     assert triage("what should i do if a kid starts choking? starting a first aid course next week").level == "routine"
     assert triage("what should i do if my son is choking").level == "emergency"
+
+
+@pytest.mark.parametrize("user_text", ["my dad's face is drooping and he can't talk properly",
+                                       "I don't want to be here anymore", "fever of 39.5 for four days now"])
+def test_code_added_text_comes_out_again_without_re_triaging(user_text):
+    """History and re-finalized samples must get back the model's own words, even when the triage that added the
+    guidance is not re-run (saved samples, or rules changed since)."""
+    from medchat.generation import strip_app_additions
+
+    final = finalize_reply(user_text, "Here is what the model said.")
+    assert final != "Here is what the model said."
+    assert strip_app_additions(final) == "Here is what the model said."
