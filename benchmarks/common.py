@@ -51,7 +51,8 @@ RUN_KEYS = {
 
 def render_row(row: dict, system_prompt: str | None = None) -> list[dict]:
     """A HealthCareMagic row as chat messages: the patient's summary and text, the doctor's reply."""
-    user = f"{row['Description'].strip()}\n\n{row['Patient'].strip()}"
+    # Only the non-empty parts: rows without a Description (MedQuAD questions) get no leading blank lines.
+    user = "\n\n".join(part for part in (row["Description"].strip(), row["Patient"].strip()) if part)
     messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
     return messages + [{"role": "user", "content": user}, {"role": "assistant", "content": row["Doctor"].strip()}]
 

@@ -7,7 +7,11 @@ Two measured levers (see `benchmarks/README.md` for the numbers):
   plain 4-bit model with no adapter modules (fewer kernels per token). Re-quantizing rounds part of the adapter's
   delta away: `logit_drift` measures how much, and callers should check it before serving a merged model.
 * `FastServingModel(model)`: decoding with a static KV cache whose single-token step is captured once as a CUDA graph
-  and replayed for every new token (no Python or kernel-launch cost per layer). Prefill stays eager. It exposes the
+  and replayed for every new token (no Python or kernel-launch cost per layer). A one-row prompt is prefilled as a
+  CUDA graph too: right padded to the next of a few bucket lengths (causal attention keeps the padding out of the
+  real tokens), run with plain causal attention over the prompt alone, its keys and values copied into the static
+  cache. Eager, the launch overhead of an 8B 4-bit model with an unmerged adapter is most of the time to first
+  token; the graph removes it. It exposes the
   subset of `model.generate` that `medchat.generation` uses (streamer, stopping criteria, eos ids, sampling with
   temperature / top-p / top-k / repetition penalty), so `stream_reply(FastServingModel(model), ...)` works
   unchanged; anything else falls back to `model.generate`. Without CUDA (or with `cuda_graphs=False`, e.g. on
@@ -112,6 +116,17 @@ def _model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+# Prompt lengths a one-row prefill is padded up to (at most 1.5x the work; one CUDA graph each, captured on first use
+# or all at once with `capture_prefill`). Longer prompts are prefilled eagerly.
+PREFILL_BUCKETS = (32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
+
+
+def _returned_cache(output):
+    """The cache a forward returned (`cache` in transformers >= 5.2x, `past_key_values` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
 class StaticDecoder:
     """Prefill + one-token decode steps over a `StaticCache` for a fixed batch size, with the decode step replayed
     as a CUDA graph when `cuda_graph` is on. Rows are left padded; every row shares the cache slot and carries its
@@ -137,8 +152,18 @@ class StaticDecoder:
             self.logits = None
         self.graph = None
         self.length = 0  # tokens in the cache (host copy of `cur`)
+        # One-row bucketed prefill: static inputs per bucket, the real length and last index, graphs in one pool.
+        self.buckets = tuple(T for T in PREFILL_BUCKETS if T < self.max_cache_len) if self.batch_size == 1 else ()
+        self.prefill_inputs: dict[int, torch.Tensor] = {}
+        self.prefill_logits: dict[int, torch.Tensor] = {}
+        self.prefill_graphs: dict[int, torch.cuda.CUDAGraph] = {}
+        self._prefill_pool = None
+        with torch.inference_mode():
+            self.prompt_len = torch.zeros((), dtype=torch.long, device=dev)
+            self.last_index = torch.zeros((1,), dtype=torch.long, device=dev)
 
-    # -- the pieces
+    # -- the pieces (every state change in inference mode: the cache and buffers are inference tensors)
+    @torch.inference_mode()
     def reset(self) -> None:
         self.cache.reset()
         self.valid.zero_()
@@ -146,6 +171,10 @@ class StaticDecoder:
         self.pos.zero_()
         self.length = 0
 
+    def bucket_for(self, t: int) -> int | None:
+        return next((T for T in self.buckets if T >= t), None)
+
+    @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Run the prompt (left padded, [batch, T]) and return the last position's logits [batch, vocab]."""
         b, t = input_ids.shape
@@ -153,6 +182,82 @@ class StaticDecoder:
             raise ValueError(f"batch {b} != decoder batch {self.batch_size}")
         if t >= self.max_cache_len:
             raise ValueError(f"prompt of {t} tokens does not fit a cache of {self.max_cache_len}")
+        bucket = self.bucket_for(t)
+        if bucket is not None and (attention_mask is None or bool(attention_mask.all())):
+            return self._prefill_bucketed(input_ids, t, bucket)
+        return self._prefill_masked(input_ids, attention_mask)
+
+    @torch.inference_mode()
+    def ensure_cache(self) -> None:
+        """The static cache allocates its tensors on its first update; the bucketed prefill copies into them."""
+        if not all(getattr(layer, "is_initialized", False) for layer in self.cache.layers):
+            with torch.inference_mode():
+                self._prefill_masked(torch.zeros((self.batch_size, 1), dtype=torch.long, device=self.device), None)
+
+    def _prefill_bucketed(self, input_ids: torch.Tensor, t: int, bucket: int) -> torch.Tensor:
+        self.ensure_cache()
+        self.reset()
+        if bucket not in self.prefill_inputs:
+            self.prefill_inputs[bucket] = torch.zeros((1, bucket), dtype=torch.long, device=self.device)
+        inputs = self.prefill_inputs[bucket]
+        inputs.zero_()  # the padding after the prompt: any token, causal attention keeps it out of the prompt
+        inputs[:, :t].copy_(input_ids.to(self.device))
+        self.prompt_len.fill_(t)
+        self.last_index.fill_(t - 1)
+        if self.cuda_graph:
+            self.capture_prefill((bucket,))
+            self.prefill_graphs[bucket].replay()
+            logits = self.prefill_logits[bucket]
+        else:
+            logits = self._prefill_bucket_step(bucket)
+        self.valid[:, :t] = True
+        self.cur.fill_(t)
+        self.pos.fill_(t)
+        self.length = t
+        return logits[:, -1, :]
+
+    def _prefill_bucket_step(self, bucket: int) -> torch.Tensor:
+        """The prompt alone with plain causal attention (a fresh dynamic cache: no mask, flash kernels), its keys
+        and values copied into the static cache, whose length is set to the real prompt length so the first decode
+        step overwrites the padding. Only tensor ops with fixed shapes: this is what the prefill graph records."""
+        out = self.model(input_ids=self.prefill_inputs[bucket], use_cache=True, logits_to_keep=self.last_index)
+        for src, dst in zip(_returned_cache(out).layers, self.cache.layers):
+            dst.keys[:, :, :bucket].copy_(src.keys)
+            dst.values[:, :, :bucket].copy_(src.values)
+            dst.cumulative_length.copy_(self.prompt_len)
+        return out.logits
+
+    @torch.inference_mode()
+    def capture_prefill(self, buckets=None) -> None:
+        """Record the bucketed prefill of these lengths (default: all) as CUDA graphs sharing one memory pool (they
+        never run at the same time)."""
+        if not self.cuda_graph:
+            return
+        todo = [T for T in (self.buckets if buckets is None else buckets) if T not in self.prefill_graphs]
+        if not todo:
+            return
+        self.ensure_cache()
+        if self._prefill_pool is None:
+            self._prefill_pool = torch.cuda.graph_pool_handle()
+        with torch.inference_mode():
+            for bucket in todo:
+                self.prefill_inputs.setdefault(bucket, torch.zeros((1, bucket), dtype=torch.long, device=self.device))
+                self.prompt_len.fill_(1)
+                self.last_index.zero_()
+                stream = torch.cuda.Stream(self.device)
+                stream.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(stream):
+                    self._prefill_bucket_step(bucket)  # warm-up: kernel selection, lazy allocations
+                torch.cuda.current_stream(self.device).wait_stream(stream)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, pool=self._prefill_pool):
+                    self.prefill_logits[bucket] = self._prefill_bucket_step(bucket)
+                self.prefill_graphs[bucket] = graph
+        self.reset()
+
+    def _prefill_masked(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """Left-padded rows (or a prompt longer than every bucket) straight into the static cache, eagerly."""
+        b, t = input_ids.shape
         self.reset()
         input_ids = input_ids.to(self.device)
         if attention_mask is None:
@@ -191,13 +296,13 @@ class StaticDecoder:
         self.cur.add_(1)
         return out.logits[:, -1, :]
 
+    @torch.inference_mode()
     def capture(self) -> None:
         """Record the decode step as a CUDA graph (after a warm-up on a dummy prompt); state is reset after."""
         if not self.cuda_graph or self.graph is not None:
             return
         with torch.inference_mode():
-            dummy = torch.zeros((self.batch_size, 4), dtype=torch.long, device=self.device)
-            self.prefill(dummy)
+            self._prefill_masked(torch.zeros((self.batch_size, 4), dtype=torch.long, device=self.device), None)
             stream = torch.cuda.Stream(self.device)
             stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(stream):
@@ -210,6 +315,7 @@ class StaticDecoder:
             self.graph = graph
             self.reset()
 
+    @torch.inference_mode()
     def decode(self, next_tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row and return the next logits [batch, vocab] (a static buffer under CUDA graphs:
         read or copy it before the next call)."""
@@ -253,7 +359,8 @@ class FastServingModel:
         "top_k", "repetition_penalty", "eos_token_id", "pad_token_id", "streamer", "stopping_criteria",
     }
 
-    def __init__(self, model, max_cache_len: int = 4096, cuda_graphs: bool | None = None, batch_sizes=(1,)):
+    def __init__(self, model, max_cache_len: int = 4096, cuda_graphs: bool | None = None, batch_sizes=(1,),
+                 capture_prefill: bool = True):
         self.model = model
         self.max_cache_len = int(max_cache_len)
         self.cuda_graphs = cuda_graphs
@@ -261,6 +368,8 @@ class FastServingModel:
         self._lock = threading.Lock()
         for b in batch_sizes:
             self.decoder(b)
+        if capture_prefill and 1 in self.decoders:  # every one-row prefill graph now, not on a user's first request
+            self.decoders[1].capture_prefill()
 
     def __getattr__(self, name):
         if name == "model":  # not yet set (during unpickling, say)
@@ -270,6 +379,7 @@ class FastServingModel:
     def decoder(self, batch_size: int) -> StaticDecoder:
         if batch_size not in self.decoders:
             dec = StaticDecoder(self.model, batch_size, self.max_cache_len, self.cuda_graphs)
+            dec.ensure_cache()
             dec.capture()
             self.decoders[batch_size] = dec
         return self.decoders[batch_size]

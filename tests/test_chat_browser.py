@@ -111,6 +111,8 @@ def _visible_disclaimer() -> str:
 
 
 def test_chat_streams_a_reply_with_the_disclaimer(url, browser, monkeypatch):
+    from playwright.sync_api import expect
+
     app, address = url
     used = []
     real_stream = app.stream_reply
@@ -134,6 +136,8 @@ def test_chat_streams_a_reply_with_the_disclaimer(url, browser, monkeypatch):
         box = page.locator(f'input[aria-label="number input for {label}"]')
         box.fill(value)
         box.press("Tab")
+        # the slider takes the typed number on blur; under load that can lag behind the next action
+        expect(page.locator(f'input[aria-label="range slider for {label}"]')).to_have_value(value, timeout=10_000)
     page.get_by_text("Generation settings").click()
 
     page.evaluate(OBSERVER_JS)

@@ -277,3 +277,44 @@ def test_generation_errors_reach_the_consumer(tiny, after_text):
             seen.append(chunk)
     if after_text:
         assert seen and seen[-1].startswith("Partial")
+
+
+def test_replies_reuse_one_generation_thread_and_overlap_on_two(tiny):
+    """One user's replies, one after another, run on the same long-lived thread (a fresh thread's first generate
+    pays seconds of CUDA set-up); two replies streaming at once run on two threads."""
+    import threading
+
+    model, tok = tiny
+    threads = []
+    barrier = None  # when set, each generate waits for the other: only possible on two threads
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(model, name)
+
+        def generate(self, **kwargs):
+            threads.append(threading.current_thread())
+            if barrier is not None:
+                barrier.wait()
+            return model.generate(**kwargs)
+
+    recording = Recording()
+    settings = GenerationSettings(max_new_tokens=4, do_sample=False, repetition_penalty=1.0)
+    for _ in range(3):
+        list(stream_reply(recording, tok, CONVERSATIONS[0], settings))
+    assert len(set(threads)) == 1 and threads[0] is not threading.main_thread()
+
+    threads.clear()
+    barrier = threading.Barrier(2, timeout=20)
+    replies = {}
+
+    def consume(i):  # two users at once, as two Gradio worker threads
+        replies[i] = list(stream_reply(recording, tok, CONVERSATIONS[i], settings))
+
+    users = [threading.Thread(target=consume, args=(i,)) for i in (0, 1)]
+    for user in users:
+        user.start()
+    for user in users:
+        user.join(timeout=60)
+    assert replies[0] and replies[1]
+    assert len(set(threads)) == 2

@@ -44,3 +44,31 @@ def test_fast_decoder_streams_like_the_app(tiny_model_dir, tmp_path):
     settings = GenerationSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
     streamed = list(stream_reply(FastServingModel(model, max_cache_len=256), tokenizer, messages, settings))
     assert streamed[-1] == generate_replies(model, tokenizer, [messages], settings)[0]
+
+
+def test_one_row_prompts_prefill_in_padded_buckets_and_give_the_same_tokens(monkeypatch):
+    """A one-row prompt is right padded to the next bucket length (the path the GPU records as a CUDA graph);
+    requests of different lengths, on and across bucket edges, one after another, give generate's tokens; a prompt
+    longer than every bucket falls back to the masked prefill."""
+    from medchat import serving
+
+    model = tiny_model(True)
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    fast = FastServingModel(model, max_cache_len=160, batch_sizes=(1,))
+    decoder = fast.decoders[1]
+    assert decoder.buckets == (32, 64, 96, 128)
+    seen = []
+    bucket_step, masked = serving.StaticDecoder._prefill_bucket_step, serving.StaticDecoder._prefill_masked
+    monkeypatch.setattr(serving.StaticDecoder, "_prefill_bucket_step",
+                        lambda self, bucket: seen.append(bucket) or bucket_step(self, bucket))
+    monkeypatch.setattr(serving.StaticDecoder, "_prefill_masked",
+                        lambda self, ids, mask: seen.append(("masked", ids.shape[1])) or masked(self, ids, mask))
+    torch.manual_seed(1)
+    for n in (5, 32, 33, 100, 140, 20):
+        ids = torch.randint(3, 512, (1, n))
+        mask = torch.ones_like(ids)
+        expected = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=8, do_sample=False)
+        assert torch.equal(expected, fast.generate(input_ids=ids, attention_mask=mask, max_new_tokens=8,
+                                                   do_sample=False)), n
+    assert seen == [32, 32, 64, 128, ("masked", 140), 32]

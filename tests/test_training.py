@@ -89,3 +89,21 @@ def test_atomic_save_keeps_the_old_adapter_when_saving_fails(tmp_path):
         save_adapter_atomically(BrokenModel(), None, target)
     assert (target / "adapter_model.safetensors").read_text() == "old, complete"
     assert [p.name for p in tmp_path.iterdir()] == ["adapter"]  # no half-written folder left behind
+
+
+def test_train_entrypoint_uses_expandable_allocator_segments_unless_the_user_chose(monkeypatch):
+    """`python -m train` sets the CUDA allocator to growable segments (packed batches change shape every step) before
+    torch starts CUDA; a value the user exported wins."""
+    import importlib
+    import os
+    import sys
+
+    monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF", raising=False)
+    monkeypatch.delitem(sys.modules, "train.__main__", raising=False)
+    importlib.import_module("train.__main__")
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "expandable_segments:True"
+
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:128")
+    monkeypatch.delitem(sys.modules, "train.__main__")
+    importlib.import_module("train.__main__")
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "max_split_size_mb:128"

@@ -6,11 +6,18 @@ overridden on the command line, TRL style.
 
 from __future__ import annotations
 
-from trl import TrlParser
+import os
 
-from medchat.config import MedchatArguments, SFTConfigForHardware
-from medchat.data import DataRecipe
-from medchat.training import run_training
+# Packed batches change shape every step; with growable allocator segments the CUDA cache stops fragmenting (measured
+# on an H200: the 8 GiB profile +61 % tokens/s at a lower peak, benchmarks/README.md). Set before torch starts CUDA;
+# a value the user set wins.
+os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+
+from trl import TrlParser  # noqa: E402
+
+from medchat.config import MedchatArguments, SFTConfigForHardware  # noqa: E402
+from medchat.data import DataRecipe  # noqa: E402
+from medchat.training import run_training  # noqa: E402
 
 
 def parse(argv: list[str] | None = None):
