@@ -91,6 +91,8 @@ SAMPLES = os.environ.get("MEDCHAT_SAMPLES", "").strip() or next(
     (str(p) for p in (ROOT / "eval" / "samples.jsonl", ROOT / "examples" / "review_samples.jsonl") if p.is_file()), None
 )
 MAX_NEW_TOKENS_LIMIT = max(16, min(1024, MAX_CONTEXT_TOKENS // 2))
+CONCURRENCY = _env_int("MEDCHAT_CONCURRENCY", DEFAULT_CONCURRENCY)
+MAX_QUEUE = _env_int("MEDCHAT_MAX_QUEUE", DEFAULT_MAX_QUEUE)
 
 # --------------------------------------------------------------------------- model (at import: ZeroGPU needs it)
 DEVICE_MAP = "cuda" if (ON_ZERO_GPU or torch.cuda.is_available()) else None
@@ -197,8 +199,8 @@ demo = build_app(
     examples=load_examples(),
     review_tab=_review_tab(),
     max_new_tokens_limit=MAX_NEW_TOKENS_LIMIT,
-    concurrency_limit=_env_int("MEDCHAT_CONCURRENCY", DEFAULT_CONCURRENCY),
-    max_queue=_env_int("MEDCHAT_MAX_QUEUE", DEFAULT_MAX_QUEUE),
+    concurrency_limit=CONCURRENCY,
+    max_queue=MAX_QUEUE,
 )
 
 
@@ -215,8 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.concurrency is not None or args.max_queue is not None:
         configure_queue(
             demo,
-            concurrency_limit=args.concurrency if args.concurrency is not None else _env_int("MEDCHAT_CONCURRENCY", DEFAULT_CONCURRENCY),
-            max_queue=args.max_queue if args.max_queue is not None else _env_int("MEDCHAT_MAX_QUEUE", DEFAULT_MAX_QUEUE),
+            concurrency_limit=args.concurrency if args.concurrency is not None else CONCURRENCY,
+            max_queue=args.max_queue if args.max_queue is not None else MAX_QUEUE,
         )
     demo.launch(share=args.share, server_name=args.host, server_port=args.port)
 

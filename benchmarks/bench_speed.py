@@ -319,12 +319,9 @@ def prompt_ids(tokenizer, rows, n_tokens: int) -> list[int]:
 
 
 def left_pad(prompts: list[list[int]], pad_id: int, device):
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for i, p in enumerate(prompts):
-        ids[i, width - len(p):] = torch.tensor(p)
-        mask[i, width - len(p):] = 1
+    from medchat.generation import left_pad as left_pad_cpu
+
+    ids, mask = left_pad_cpu(prompts, pad_id)
     return ids.to(device), mask.to(device)
 
 
@@ -371,74 +368,56 @@ def serving_metrics(name, label, gen_model, p500, batch_prompts, pad_id, device,
 
 
 def streaming_overhead(gen_model, tokenizer, rows, device, new_tokens: int, repeats: int = 3) -> dict:
-    """App streaming (`stream_reply`, the app's sampling settings) vs a raw generate with the same kwargs/seed."""
+    """App streaming (`stream_reply`, the app's sampling settings) vs a raw generate with the same kwargs/seed, and
+    where an overhead comes from: the same generate in a new thread, in a reused thread, and in a new thread with a
+    streamer drained by a consumer that does nothing else (stream_reply = this + the app's text cleaning)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transformers import TextIteratorStreamer
+
     from medchat.generation import GenerationSettings, _pad_token_id, eos_token_ids, prompt_inputs, stream_reply
 
     settings = GenerationSettings(max_new_tokens=new_tokens, seed=1234)
     messages = [{"role": "user", "content": f"{rows[0]['Description']}\n\n{rows[0]['Patient']}"}]
     inputs = {k: v.to(device) for k, v in prompt_inputs(tokenizer, messages).items()}
     eos = eos_token_ids(gen_model, tokenizer)
-    raw_t, stream_t, n_raw = [], [], None
-    for _ in range(repeats + 1):
-        torch.manual_seed(1234)
-        sync()
-        t0 = time.perf_counter()
-        with torch.inference_mode():
-            out = gen_model.generate(**inputs, **settings.generate_kwargs(), eos_token_id=eos,
-                                     pad_token_id=_pad_token_id(gen_model, tokenizer, eos))
-        sync()
-        raw_t.append(time.perf_counter() - t0)
-        n_raw = out.shape[1] - inputs["input_ids"].shape[1]
-        sync()
-        t0 = time.perf_counter()
-        chunks = 0
-        for _text in stream_reply(gen_model, tokenizer, messages, settings):
-            chunks += 1
-        sync()
-        stream_t.append(time.perf_counter() - t0)
-    raw, stream = statistics.median(raw_t[1:]), statistics.median(stream_t[1:])
-    result = {"new_tokens": n_raw, "raw_s": raw, "stream_s": stream, "overhead": stream / raw - 1, "chunks": chunks}
-    # Where an overhead comes from: the same generate in a background thread, then with a streamer drained by a
-    # consumer that does nothing else (stream_reply = this + the app's text cleaning).
     kwargs = dict(**inputs, **settings.generate_kwargs(), eos_token_id=eos,
                   pad_token_id=_pad_token_id(gen_model, tokenizer, eos))
 
-    def in_thread(streamer=None):
-        def run():
-            torch.manual_seed(1234)
-            with torch.inference_mode():
-                gen_model.generate(**kwargs, **({"streamer": streamer} if streamer else {}))
+    def generate(**extra):
+        torch.manual_seed(1234)
+        with torch.inference_mode():
+            return gen_model.generate(**kwargs, **extra)
+
+    def timed(fn) -> float:
         sync()
         t0 = time.perf_counter()
-        worker = threading.Thread(target=run)
+        fn()
+        sync()
+        return time.perf_counter() - t0
+
+    def in_new_thread(streamer=None):
+        worker = threading.Thread(target=lambda: generate(**({"streamer": streamer} if streamer else {})))
         worker.start()
-        if streamer is not None:
-            for _ in streamer:
-                pass
+        for _ in streamer or ():
+            pass
         worker.join()
-        sync()
-        return time.perf_counter() - t0
 
-    from transformers import TextIteratorStreamer
-
-    result["raw_thread_s"] = statistics.median([in_thread() for _ in range(2)])
-    from concurrent.futures import ThreadPoolExecutor
-
-    def in_reused_thread(pool):
-        def run():
-            torch.manual_seed(1234)
-            with torch.inference_mode():
-                gen_model.generate(**kwargs)
-        sync()
-        t0 = time.perf_counter()
-        pool.submit(run).result()
-        sync()
-        return time.perf_counter() - t0
-
+    raw_t, stream_t, outputs, chunks = [], [], [], []
+    for _ in range(repeats + 1):  # the first of each is a warm-up
+        raw_t.append(timed(lambda: outputs.append(generate())))
+        stream_t.append(timed(lambda: chunks.append(sum(1 for _ in stream_reply(gen_model, tokenizer, messages,
+                                                                                  settings)))))
+    n_raw = outputs[-1].shape[1] - inputs["input_ids"].shape[1]
+    raw, stream = statistics.median(raw_t[1:]), statistics.median(stream_t[1:])
+    result = {"new_tokens": n_raw, "raw_s": raw, "stream_s": stream, "overhead": stream / raw - 1,
+              "chunks": chunks[-1]}
+    result["raw_thread_s"] = statistics.median([timed(in_new_thread) for _ in range(2)])
     with ThreadPoolExecutor(1) as pool:
-        result["raw_reused_thread_s"] = [in_reused_thread(pool) for _ in range(2)][-1]
+        result["raw_reused_thread_s"] = [timed(lambda: pool.submit(generate).result()) for _ in range(2)][-1]
     result["thread_streamer_s"] = statistics.median([
-        in_thread(TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)) for _ in range(2)])
+        timed(lambda: in_new_thread(TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)))
+        for _ in range(2)])
     return result
 
 

@@ -26,6 +26,8 @@ def tiny_model(quantized: bool):
         return LlamaForCausalLM(cfg).eval()
     from peft import LoraConfig, get_peft_model
 
+    from medchat.modeling import LORA_TARGET_MODULES
+
     with torch.device("meta"):
         skeleton = LlamaForCausalLM(cfg)
     state = {k: torch.randn(v.shape) * 0.05 if v.ndim == 2 else torch.ones(v.shape)
@@ -34,8 +36,7 @@ def tiny_model(quantized: bool):
         None, config=cfg, state_dict=state, dtype=torch.float32, device_map="cpu",
         quantization_config=BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=torch.float32))
-    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=[
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=list(LORA_TARGET_MODULES)))
     for name, p in model.named_parameters():
         if "lora_B" in name:
             p.data.normal_(0, 0.05)
@@ -53,8 +54,8 @@ def check(quantized: bool) -> bool:
     ids = torch.randint(3, 512, (1, 9))
     ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False)
     out = fast.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False)
-    ok &= torch.equal(ref, out)
-    print(f"[{'4-bit+LoRA' if quantized else 'plain'}] greedy batch 1 equal: {torch.equal(ref, out)}")
+    ok &= (same := torch.equal(ref, out))
+    print(f"[{'4-bit+LoRA' if quantized else 'plain'}] greedy batch 1 equal: {same}")
     rows = [torch.randint(3, 512, (n,)) for n in (9, 5, 7)]
     batch = torch.zeros(3, 9, dtype=torch.long)
     mask = torch.zeros(3, 9, dtype=torch.long)
@@ -63,15 +64,15 @@ def check(quantized: bool) -> bool:
         mask[i, 9 - len(r):] = 1
     ref = model.generate(input_ids=batch, attention_mask=mask, max_new_tokens=10, do_sample=False)
     out = fast.generate(input_ids=batch, attention_mask=mask, max_new_tokens=10, do_sample=False)
-    ok &= torch.equal(ref, out)
-    print(f"  greedy left-padded batch of 3 equal: {torch.equal(ref, out)}")
+    ok &= (same := torch.equal(ref, out))
+    print(f"  greedy left-padded batch of 3 equal: {same}")
     kw = dict(max_new_tokens=12, do_sample=True, temperature=0.7, top_p=0.9, top_k=0, repetition_penalty=1.1)
     torch.manual_seed(5)
     ref = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kw)
     torch.manual_seed(5)
     out = fast.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kw)
-    ok &= torch.equal(ref, out)
-    print(f"  seeded sampling (T 0.7, top-p 0.9, rep. penalty 1.1) equal: {torch.equal(ref, out)}")
+    ok &= (same := torch.equal(ref, out))
+    print(f"  seeded sampling (T 0.7, top-p 0.9, rep. penalty 1.1) equal: {same}")
     if quantized:
         with torch.no_grad():
             x = torch.randint(3, 512, (2, 16))

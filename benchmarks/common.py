@@ -96,7 +96,7 @@ def sft_config(overrides: dict, output_dir: str, max_steps: int, cuda: bool):
     from trl import SFTConfig
 
     fields = set(SFTConfig.__dataclass_fields__)
-    kwargs = {k: v for k, v in overrides.items() if k in fields and k not in ("packing_note",)}
+    kwargs = {k: v for k, v in overrides.items() if k in fields}
     dropped = sorted(set(overrides) - fields)
     if dropped:
         print(f"[bench] recipe keys that SFTConfig does not know, ignored: {dropped}", flush=True)

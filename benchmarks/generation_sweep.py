@@ -43,13 +43,13 @@ def main(argv=None):
 
     items = load_items(args.data, args.limit, eval_fraction=args.eval_fraction)
     model, tokenizer = load_model_and_tokenizer(args.base, adapter=args.adapter)
+    labels = describe(args.base, args.adapter)
     results = {}
     for name, (temperature, top_p, penalty, no_repeat) in CANDIDATES.items():
         if args.only and name not in args.only:
             continue
         settings = evaluation_settings(args.max_new_tokens, temperature, top_p, penalty, no_repeat, seed=0)
-        metrics = evaluate_loaded(model, tokenizer, items, settings, Path(args.out) / name, args.batch_size,
-                                  describe(args.base, args.adapter))
+        metrics = evaluate_loaded(model, tokenizer, items, settings, Path(args.out) / name, args.batch_size, labels)
         results[name] = metrics["models"]
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "sweep.json").write_text(json.dumps(results, indent=2))

@@ -27,14 +27,13 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
-    SEED_LORA, SEED_RECIPE, environment, load_rows, make_step_timer, markdown_table, prepare_for_training,
-    read_recipe, sft_config, tokenized_dataset, save_markdown_and_json,
+    SEED_LORA, SEED_RECIPE, SHARED_ROWS, environment, load_rows, make_step_timer, markdown_table,
+    prepare_for_training, read_recipe, sft_config, tokenized_dataset, save_markdown_and_json,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def recipes(default_yaml: Path, default_name: str | None = None, lr_variants=()) -> dict[str, tuple[str, dict, dict]]:
@@ -135,7 +134,6 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
     sft["num_train_epochs"] = 1
     args = sft_config(sft, output_dir=str(out_dir / "run"), max_steps=-1,
                       cuda=device.type == "cuda")
-    args.num_train_epochs = 1
     # The tokens of the epoch after TRL's truncation to max_length (long MedQuAD answers lose their tail), so that
     # the eval fractions are fractions of what the recipe actually sees.
     total_tokens = sum(min(len(ids), args.max_length or len(ids)) for ids in train_ds["input_ids"])
@@ -152,7 +150,7 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
     adapter_dir = out_dir / ("adapter-" + slugify(name))
     trainer.model.save_pretrained(adapter_dir)
     info = {
-        "recipe": name, "lora": lora, "attn": attn or "sdpa", "sft": {k: v for k, v in sft.items()},
+        "recipe": name, "lora": lora, "attn": attn or "sdpa", "sft": sft,
         "steps": trainer.state.global_step, "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "epoch_tokens": total_tokens, "train_loss": result.training_loss, "eval_loss": final, "curve": evals.points,
         "train_s": round(train_s, 1), "train_tok_s": int(trainer.state.num_input_tokens_seen) / max(train_s, 1e-9),
@@ -308,14 +306,13 @@ def main(argv=None):
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     prepare_tokenizer(tokenizer)
     # Held-out rows come from the end of the 1,000-row sample, training rows from its start: disjoint.
-    from benchmarks.common import SHARED_ROWS
-
     all_rows = load_rows(args.rows or SHARED_ROWS)
     train_rows = all_rows[: args.train_rows]
     eval_rows = all_rows[len(all_rows) - args.eval_rows:]
     eval_ds = tokenized_dataset(tokenizer, eval_rows)
+    merge_ds = eval_ds.select(range(min(args.merge_eval_rows, len(eval_ds))))  # the merge check's rows
     if args.merge_only:
-        sub = eval_ds.select(range(min(args.merge_eval_rows, len(eval_ds))))
+        sub = merge_ds
         t0 = time.time()
         result = {"adapter": args.merge_only, "eval_rows": len(sub), "device": str(device), **environment(),
                   **merge_check(base_dir, args.merge_only, tokenizer, sub, device)}
@@ -386,9 +383,7 @@ def main(argv=None):
         info["meta"] = meta
         if key in merge_for:
             try:
-                info["merge_check"] = merge_check(base_dir, info["adapter_dir"], tokenizer,
-                                                  eval_ds.select(range(min(args.merge_eval_rows, len(eval_ds)))),
-                                                  device)
+                info["merge_check"] = merge_check(base_dir, info["adapter_dir"], tokenizer, merge_ds, device)
                 print(f"[quality] merge check {name}: {json.dumps(info['merge_check'])}", flush=True)
             except Exception as exc:  # noqa: BLE001 - report, don't lose the training results
                 info["merge_check"] = {"error": repr(exc)}

@@ -8,6 +8,7 @@ those kwargs (generation, unpacked batches) the function is transformers' SDPA, 
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import torch
@@ -15,6 +16,7 @@ import torch
 NAME = "sdpa_varlen"
 
 
+@functools.cache  # called by every attention layer on every step: inspect the signature once
 def _varlen_call():
     from torch.nn.attention.varlen import varlen_attn
 

@@ -52,7 +52,7 @@ _DANGLING_WORDS = {
     "not", "also", "e.g", "eg", "i.e", "ie", "etc,", "including", "especially", "about", "some",
     "any", "more", "most", "less", "both", "either", "neither", "each", "every", "so", "then",
     "has", "have", "had", "do", "does", "did", "get", "take", "use", "apply", "avoid", "per", "via",
-    "&", "+", "vs", "than", "when", "where", "how", "what", "why", "dr", "dr.", "mr", "mrs", "ms",
+    "&", "+", "vs", "when", "where", "how", "what", "why", "dr", "dr.", "mr", "mrs", "ms",
 }
 _END_OK_RE = re.compile(r"(?:[.!?…]|:\)|:-\)|;\)|\)\.?)[\"'”’)\]*_\s]*$|[\U0001F300-\U0001FAFF]\s*$")
 _LIST_ITEM_RE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -75,9 +75,8 @@ def looks_truncated(text: str, *, strict: bool = False) -> bool:
         # "..." at the end is a style in scraped replies; truncated only on a dangling word
         if not t.endswith(("...", "…")):
             return False
-        body = t.rstrip(".… ")
-        last = body.split()[-1].lower() if body.split() else ""
-        return last in _DANGLING_WORDS
+        words = t.rstrip(".… ").split()
+        return bool(words) and words[-1].lower() in _DANGLING_WORDS
     if t[-1] in ",;:-–—(/&+":
         return True
     if t.count("(") > t.count(")") and t.rfind("(") > t.rfind(")"):
@@ -131,17 +130,14 @@ def check_answer(user_text: str, reply: str, final_text: str | None = None) -> d
 
     from medchat import safety  # lazy: another module, and heavy checks above don't need it
 
-    disclaimer = bool(safety.DISCLAIMER) and safety.DISCLAIMER.strip() in final
+    disclaimer = safety.DISCLAIMER.strip() in final
     if not disclaimer:
         findings.append("disclaimer missing from the final text")
     tri = safety.triage(user_text or "")
-    level = getattr(tri, "level", None)
-    needed = level in ("emergency", "crisis")
-    present = True
-    if needed:
-        present = _guidance_present(tri, final)
-        if not present:
-            findings.append(f"{level} guidance missing from the final text")
+    needed = tri.level in ("emergency", "crisis")
+    present = not needed or tri.guidance.strip() in final
+    if not present:
+        findings.append(f"{tri.level} guidance missing from the final text")
     return {
         "impersonation": bool(imp),
         "boilerplate": bool(bp),
@@ -152,16 +148,6 @@ def check_answer(user_text: str, reply: str, final_text: str | None = None) -> d
         "emergency_guidance_present": present,
         "findings": findings,
     }
-
-
-def _guidance_present(tri, final: str) -> bool:
-    """The triage result's guidance text (whatever attribute safety.Triage uses) is in `final`."""
-    for attr in ("guidance", "message", "advice", "text"):
-        value = getattr(tri, attr, None)
-        if isinstance(value, str) and value.strip():
-            return value.strip() in final
-    # no guidance text on the result: accept any explicit emergency instruction
-    return bool(re.search(r"\b(?:911|112|999|emergency|crisis|hotline|helpline|988)\b", final, re.I))
 
 
 def summarize_checks(checks: list[dict]) -> dict:

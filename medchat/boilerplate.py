@@ -863,8 +863,8 @@ def impersonation_findings(text: str) -> list[str]:
         out.append(f"names a consultation site: {m.group(0).strip()!r}")
     for m in HCM_SITE_CONTEXT_RE.finditer(t):
         out.append(f"names a consultation site: {m.group(0).strip()!r}")
-    if _signature_span(t) is not None:
-        out.append(f"signs as a doctor: {t[_signature_span(t):].strip()[:60]!r}")
+    if (signature := _signature_span(t)) is not None:
+        out.append(f"signs as a doctor: {t[signature:].strip()[:60]!r}")
     for m in NAMED_DOCTOR_RE.finditer(t):
         name = m.group("name") or m.group("cname")
         if name.lower().rstrip(".,") in _NOT_A_NAME:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from trl import SFTConfig
 
-from medchat.modeling import LORA_TARGET_MODULES
+from medchat.modeling import LoraSettings
 from medchat.offline_model import OFFLINE_BASE_MODEL
 
 
@@ -29,10 +29,11 @@ class MedchatArguments:
         default=None, metadata={"help": "QLoRA: NF4 + double quant base. Default: on, except the 135M offline model."}
     )
     attn_implementation: str | None = field(default=None, metadata={"help": "e.g. sdpa, flash_attention_2"})
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGET_MODULES))
+    # defaults from LoraSettings, the one place they are set
+    lora_r: int = LoraSettings.r
+    lora_alpha: int = LoraSettings.alpha
+    lora_dropout: float = LoraSettings.dropout
+    lora_target_modules: list[str] = field(default_factory=lambda: LoraSettings().target_modules)
     resume: bool = field(default=False, metadata={"help": "Continue from the last checkpoint in output_dir."})
     final_eval_limit: int = field(
         default=50,
@@ -40,7 +41,6 @@ class MedchatArguments:
     )
     final_eval_max_new_tokens: int = field(default=256, metadata={"help": "Reply length in the final evaluation."})
     hub_private: bool = field(default=False, metadata={"help": "Create the Hub model repo as private."})
-
 
 
 @dataclass

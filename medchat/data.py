@@ -342,7 +342,8 @@ def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> 
         raise FileNotFoundError(f"{source}: no such data file (expected a Hub id or an existing local file)")
     name = path.name.lower()
     rows: list[tuple[int, Any]] = []
-    if name.endswith((".jsonl", ".jsonl.gz")) or (name.endswith((".json", ".json.gz")) and not _is_json_document(path)):
+    doc = _json_document(path) if name.endswith((".json", ".json.gz")) else None
+    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")) and doc is None:
         with _open_text(path) as f:
             for lineno, line in enumerate(f, start=1):
                 if not line.strip():
@@ -355,9 +356,7 @@ def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> 
                     rows.append((lineno, DataValidationError(label, lineno, None, f"invalid JSON ({e.msg})")))
                     continue
                 rows.append((lineno, obj))
-    elif name.endswith((".json", ".json.gz")):
-        with _open_text(path) as f:
-            doc = json.load(f)
+    elif doc is not None:
         if isinstance(doc, dict):  # {"data": [...]} / {"train": [...]}
             lists = [v for v in doc.values() if isinstance(v, list)]
             if len(lists) != 1:
@@ -385,20 +384,20 @@ def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> 
     return label, rows
 
 
-def _is_json_document(path: Path) -> bool:
-    """A .json file that starts with '[' or '{' and parses whole (else: JSON lines)."""
+def _json_document(path: Path) -> Any:
+    """The parsed document of a .json file that starts with '[' or '{' and parses whole; None for JSON lines.
+    A file starting with '[' must parse (its JSONDecodeError propagates)."""
     with _open_text(path) as f:
         head = f.read(1 << 16).lstrip()
-    if head.startswith("["):
-        return True
-    if not head.startswith("{"):
-        return False
+    if not head.startswith(("[", "{")):
+        return None
     try:
         with _open_text(path) as f:
-            json.load(f)
-        return True
+            return json.load(f)
     except json.JSONDecodeError:
-        return False
+        if head.startswith("["):
+            raise
+        return None
 
 
 def _detect_format(rows: list[tuple[int, Any]], label: str) -> tuple[str, dict[str, str]]:
@@ -452,14 +451,17 @@ def _text_field(obj: dict, lower_name: str, label: str, row: int, display: str, 
     return text
 
 
+# Column names as errors spell them when the column is missing (the dataset's own spelling).
+_DISPLAY_NAMES = {"patient": "Patient", "doctor": "Doctor"}
+
+
 def _row_to_conv(obj: Any, fmt: str, cols: dict, label: str, row: int, recipe: DataRecipe, source_label: str) -> _Conv:
     if not isinstance(obj, dict):
         raise DataValidationError(label, row, None, f"expected an object, got {type(obj).__name__}")
     if fmt == "messages":
         return _messages_conv(obj, label, row, source_label)
-    display = {"patient": "Patient", "doctor": "Doctor", "question": "question", "answer": "answer"}
-    user = _text_field(obj, cols["user"], label, row, display.get(cols["user"], cols["user"]))
-    reply = _text_field(obj, cols["assistant"], label, row, display.get(cols["assistant"], cols["assistant"]))
+    user = _text_field(obj, cols["user"], label, row, _DISPLAY_NAMES.get(cols["user"], cols["user"]))
+    reply = _text_field(obj, cols["assistant"], label, row, _DISPLAY_NAMES.get(cols["assistant"], cols["assistant"]))
     description = ""
     if "context" in cols:
         description = _text_field(obj, cols["context"], label, row, "Description", required=False)
@@ -516,9 +518,9 @@ def _messages_conv(obj: dict, label: str, row: int, source_label: str) -> _Conv:
         out.append({"role": role, "content": content})
     if not out or out[-1]["role"] != "assistant":
         raise DataValidationError(label, row, name, "must end with an assistant turn")
-    if not any(m["role"] == "user" for m in out):
-        raise DataValidationError(label, row, name, "has no user turn")
     users = [m["content"] for m in out if m["role"] == "user"]
+    if not users:
+        raise DataValidationError(label, row, name, "has no user turn")
     return _Conv(
         messages=out,
         patient=users[-1],
@@ -643,7 +645,8 @@ def _clean(
 
 def _merge_clean_reports(target: dict, parts: list[dict]) -> None:
     """Sum the counts of several `_clean` reports (the mix source is cleaned in chunks)."""
-    target["replies_with_boilerplate"] = sum(p.get("replies_with_boilerplate", 0) for p in parts)
+    for key in ("replies_with_boilerplate", "replies_with_dosing", "dosing_sentences_removed", "kept"):
+        target[key] = sum(p.get(key, 0) for p in parts)
     removed: dict[str, int] = {}
     dropped = {r: 0 for r in DROP_RULES}
     for p in parts:
@@ -654,7 +657,6 @@ def _merge_clean_reports(target: dict, parts: list[dict]) -> None:
     target["boilerplate_removed"] = dict(sorted(removed.items(), key=lambda kv: -kv[1]))
     target["dropped"] = dropped
     target["duplicates"] = dropped["duplicate"]
-    target["kept"] = sum(p.get("kept", 0) for p in parts)
 
 
 # --------------------------------------------------------------------------------------
@@ -726,8 +728,11 @@ def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) 
     # leak-free split on the normalized patient text
     seed = recipe.split_seed
     score = {c.key: _hash01(seed, c.key) for c in convs}
-    eval_convs = [c for c in convs if score[c.key] < recipe.eval_fraction or recipe.eval_fraction == 1]
-    train_convs = [c for c in convs if score[c.key] >= recipe.eval_fraction and recipe.eval_fraction < 1]
+    eval_convs: list[_Conv] = []
+    train_convs: list[_Conv] = []
+    for c in convs:
+        held_out = recipe.eval_fraction == 1 or score[c.key] < recipe.eval_fraction
+        (eval_convs if held_out else train_convs).append(c)
     capped = 0
     if recipe.eval_max_rows is not None and len(eval_convs) > recipe.eval_max_rows:
         # keep whole patient groups with the lowest hashes; the rest go back to train
@@ -771,8 +776,11 @@ def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) 
             log(f"[medchat.data] mix source has only {len(mix_convs)} usable rows of {wanted} wanted")
 
     train_all = train_convs + mix_convs
-    train_all.sort(key=lambda c: (_hash01(seed + 2, c.key), c.key, c.messages[-1]["content"]))
-    eval_convs.sort(key=lambda c: (_hash01(seed + 2, c.key), c.key, c.messages[-1]["content"]))
+    def output_order(c: _Conv) -> tuple:
+        return _hash01(seed + 2, c.key), c.key, c.messages[-1]["content"]
+
+    train_all.sort(key=output_order)
+    eval_convs.sort(key=output_order)
     ids = _assign_ids(train_all + eval_convs)
     train_rows = _to_rows(train_all, ids[: len(train_all)], recipe.system_prompt)
     eval_rows = _to_rows(eval_convs, ids[len(train_all):], recipe.system_prompt)

@@ -146,8 +146,6 @@ def plan_deploy(
     if base_model:
         env["MEDCHAT_BASE_MODEL"] = base_model
         env["MEDCHAT_ADAPTER"] = adapter or ""  # explicit: no adapter rather than the offline default's
-    elif adapter:  # pragma: no cover - rejected above
-        env["MEDCHAT_ADAPTER"] = adapter
     env.update(variables or {})
     for name in extra_secrets or []:
         if not _VARIABLE.match(name) or name == SECRET_NAME:

@@ -42,10 +42,11 @@ def reference_nll(model, tokenizer, conversations: list[list[dict]], batch_size:
             scored[row, : len(ids)] = torch.tensor(mask, dtype=torch.bool)
         with torch.no_grad():
             logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
-        # Token t is predicted from position t-1.
-        log_probs = torch.log_softmax(logits[:, :-1], dim=-1).cpu()
-        targets = input_ids[:, 1:]
-        token_nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        # Token t is predicted from position t-1. Gather on the device: only [B, T] values come back, not the
+        # [B, T, vocab] log-probabilities.
+        log_probs = torch.log_softmax(logits[:, :-1], dim=-1)
+        targets = input_ids[:, 1:].to(device)
+        token_nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).cpu()
         target_scored = scored[:, 1:]
         for row in range(len(chunk)):
             values = token_nll[row][target_scored[row]]

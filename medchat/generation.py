@@ -100,10 +100,10 @@ def _role_and_content(item: Any) -> tuple[str | None, Any]:
 _SEPARATOR_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|—+)\s*$", re.MULTILINE)
 
 
-def strip_app_additions(reply: str, user_text: str | None = None) -> str:
+def strip_app_additions(reply: str) -> str:
     """The model's own words of a reply that went through ``safety.finalize_reply``: any triage
-    guidance block, the dosing note and the disclaimer are removed. ``user_text`` is accepted for
-    callers that have it; every guidance text is known, so it is not needed."""
+    guidance block, the dosing note and the disclaimer are removed (every guidance text is known,
+    so the user's message is not needed)."""
     from medchat import safety
     from medchat.dosing import ASK_FOR_DOSE
 
@@ -140,7 +140,7 @@ def _history_turns(history: Iterable[Any] | None) -> list[list[dict[str, str]]]:
             flush()
             user_text, answer_parts = content_to_text(item[0]).strip(), []
             if item[1] is not None:
-                answer_parts.append(strip_app_additions(content_to_text(item[1]), user_text))
+                answer_parts.append(strip_app_additions(content_to_text(item[1])))
             continue
         role, content = _role_and_content(item)
         text = content_to_text(content)
@@ -148,7 +148,7 @@ def _history_turns(history: Iterable[Any] | None) -> list[list[dict[str, str]]]:
             flush()
             user_text, answer_parts = text.strip(), []
         elif role == "assistant" and user_text is not None:
-            stripped = strip_app_additions(text, user_text)
+            stripped = strip_app_additions(text)
             if stripped:
                 answer_parts.append(stripped)
     flush()
@@ -277,7 +277,7 @@ def _pad_token_id(model, tokenizer, eos_ids: list[int]) -> int | None:
     return eos_ids[0] if eos_ids else None
 
 
-def _model_device(model) -> torch.device:
+def model_device(model) -> torch.device:
     device = getattr(model, "device", None)
     if device is not None:
         return torch.device(device)
@@ -374,7 +374,7 @@ def stream_reply(
     cleaned reply text each time it grows. An exception raised by ``model.generate`` is
     re-raised to the consumer. Closing the iterator early stops the generation."""
     settings = settings or GenerationSettings()
-    inputs = {k: v.to(_model_device(model)) for k, v in prompt_inputs(tokenizer, messages).items()}
+    inputs = {k: v.to(model_device(model)) for k, v in prompt_inputs(tokenizer, messages).items()}
     eos_ids = eos_token_ids(model, tokenizer)
     specials = _special_strings(tokenizer)
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=poll_seconds)
@@ -426,6 +426,18 @@ def stream_reply(
         raise errors[0]
 
 
+def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``input_ids`` and ``attention_mask`` [len(prompts), longest] of token-id lists, padded on the
+    left (a decoder-only batch ends every row at its last prompt token)."""
+    width = max(len(p) for p in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, ids in enumerate(prompts):
+        input_ids[row, width - len(ids) :] = torch.tensor(list(ids), dtype=torch.long)
+        attention[row, width - len(ids) :] = 1
+    return input_ids, attention
+
+
 def generate_replies(
     model,
     tokenizer,
@@ -439,7 +451,7 @@ def generate_replies(
     settings = settings or GenerationSettings()
     if not list_of_messages:
         return []
-    device = _model_device(model)
+    device = model_device(model)
     eos_ids = eos_token_ids(model, tokenizer)
     pad_id = _pad_token_id(model, tokenizer, eos_ids)
     if pad_id is None:
@@ -454,13 +466,8 @@ def generate_replies(
     gen_kwargs = settings.generate_kwargs()
     for start in range(0, len(order), max(int(batch_size), 1)):
         idx = order[start : start + max(int(batch_size), 1)]
-        width = max(len(prompts[i]) for i in idx)
-        input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):  # LEFT padding
-            ids = prompts[i]
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention[row, width - len(ids) :] = 1
+        input_ids, attention = left_pad([prompts[i] for i in idx], pad_id)
+        width = input_ids.shape[1]
         with torch.inference_mode():
             out = model.generate(
                 input_ids=input_ids.to(device),
@@ -486,6 +493,8 @@ __all__ = [
     "count_prompt_tokens",
     "eos_token_ids",
     "generate_replies",
+    "left_pad",
+    "model_device",
     "prompt_inputs",
     "stream_reply",
     "strip_app_additions",

@@ -110,8 +110,6 @@ def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | No
         tags=["medical", "lora", "qlora", "sft", "trl", "medchat"],
         model_name=hub_model_id or "medchat adapter",
     )
-    if metrics:
-        card_data.eval_results = None  # metrics live in the table; no leaderboard claims
     data = summary.get("data") or {}
     return ModelCard.from_template(
         card_data,

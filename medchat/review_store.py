@@ -2,7 +2,7 @@
 
 Design
 ------
-* One SQLite file in WAL mode (``journal_mode=WAL``, ``synchronous=FULL``, ``busy_timeout``).  A new
+* One SQLite file in WAL mode (``journal_mode=WAL``, ``synchronous=FULL``, a busy timeout).  A new
   connection is opened for every operation, so Gradio handler threads and separate processes never share
   a connection.  Every write runs in its own ``BEGIN IMMEDIATE`` transaction and is committed before the
   call returns: once ``save_rating`` has returned, a killed process loses nothing.
@@ -38,6 +38,7 @@ import random
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -47,7 +48,6 @@ from typing import Any, Iterable, Iterator, Sequence
 logger = logging.getLogger(__name__)
 
 MODELS = ("base", "finetuned")
-LABELS = ("A", "B")
 CHOICES = ("A", "B", "tie", "both_unsafe")
 AXES = ("accuracy", "safety", "communication", "completeness")
 FLAGS = ("harmful", "made_up_facts")
@@ -115,6 +115,9 @@ _RATING_COLUMNS = (
     *(f"{lab}_{flag}" for lab in ("a", "b") for flag in FLAGS),
     "comment", "created_at", "updated_at",
 )
+# CSV columns: the rating columns, then the scores and flags per model (unblinded).
+_EXPORT_COLUMNS = (*_RATING_COLUMNS, *(f"{m}_{k}" for m in MODELS for k in (*AXES, *FLAGS)))
+_SELECT_RATING = "SELECT * FROM ratings WHERE reviewer = ? AND sample_set = ? AND item_id = ?"
 
 
 class SampleValidationError(ValueError):
@@ -254,12 +257,17 @@ def cohen_kappa(labels1: Sequence[str], labels2: Sequence[str]) -> float | None:
     n = len(labels1)
     if n == 0:
         return None
-    categories = set(labels1) | set(labels2)
+    counts1, counts2 = Counter(labels1), Counter(labels2)
     p_o = sum(a == b for a, b in zip(labels1, labels2)) / n
-    p_e = sum((list(labels1).count(c) / n) * (list(labels2).count(c) / n) for c in categories)
+    p_e = sum((counts1[c] / n) * (counts2[c] / n) for c in counts1.keys() | counts2.keys())
     if p_e >= 1.0:
         return None
     return (p_o - p_e) / (1.0 - p_e)
+
+
+def _first_gap(rated: set[int], n: int) -> int | None:
+    """The first of positions 0..n-1 not in ``rated``, or None."""
+    return next((i for i in range(n) if i not in rated), None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -303,12 +311,11 @@ class ReviewStore:
     # -- connections ---------------------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        # ``timeout`` is SQLite's busy timeout (sqlite3_busy_timeout); the schema has no foreign keys.
         conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
             yield conn
         finally:
             conn.close()
@@ -374,7 +381,7 @@ class ReviewStore:
     def sample_sets(self) -> list[SampleSet]:
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM sample_sets ORDER BY created_at").fetchall()
-        return [SampleSet(r["set_id"], r["name"], r["n_items"], r["created_at"]) for r in rows]
+        return [SampleSet(**dict(r)) for r in rows]
 
     def sample_set(self, set_id: str | None = None) -> SampleSet:
         set_id = self._set(set_id)
@@ -382,7 +389,7 @@ class ReviewStore:
             r = conn.execute("SELECT * FROM sample_sets WHERE set_id = ?", (set_id,)).fetchone()
         if r is None:
             raise ReviewError(f"unknown sample set {set_id!r}")
-        return SampleSet(r["set_id"], r["name"], r["n_items"], r["created_at"])
+        return SampleSet(**dict(r))
 
     def items(self, set_id: str | None = None) -> list[dict]:
         """The sample rows of a set in file order (contain the unblinded replies: not for the UI)."""
@@ -518,8 +525,7 @@ class ReviewStore:
                 f"INSERT INTO ratings ({cols}) VALUES ({marks}) "
                 f"ON CONFLICT (reviewer, sample_set, item_id) DO UPDATE SET {updates}",
                 [values[c] for c in _RATING_COLUMNS])
-            row = conn.execute("SELECT * FROM ratings WHERE reviewer = ? AND sample_set = ? AND item_id = ?",
-                               (reviewer, set_id, item_id)).fetchone()
+            row = conn.execute(_SELECT_RATING, (reviewer, set_id, item_id)).fetchone()
         rating = self._row_to_rating(row)
         self._sync_append(rating)
         return rating
@@ -537,8 +543,7 @@ class ReviewStore:
         set_id = self._set(set_id)
         reviewer = self.normalize_reviewer(reviewer)
         with self._connect() as conn:
-            row = conn.execute("SELECT * FROM ratings WHERE reviewer = ? AND sample_set = ? AND item_id = ?",
-                               (reviewer, set_id, item_id)).fetchone()
+            row = conn.execute(_SELECT_RATING, (reviewer, set_id, item_id)).fetchone()
         return None if row is None else self._row_to_rating(row)
 
     def ratings(self, set_id: str | None = None, *, all_sets: bool = False) -> list[dict]:
@@ -570,11 +575,7 @@ class ReviewStore:
     def first_unrated(self, reviewer: str, set_id: str | None = None) -> int | None:
         """Index of the reviewer's first unrated item, or None when all are rated."""
         set_id = self._set(set_id)
-        rated = self.rated_positions(reviewer, set_id)
-        for i in range(self.n_items(set_id)):
-            if i not in rated:
-                return i
-        return None
+        return _first_gap(self.rated_positions(reviewer, set_id), self.n_items(set_id))
 
     def progress(self, reviewer: str, set_id: str | None = None) -> tuple[int, int]:
         """(items rated by the reviewer, items in the set)."""
@@ -593,13 +594,13 @@ class ReviewStore:
     def resume_position(self, reviewer: str, set_id: str | None = None) -> int:
         """Where a returning reviewer starts: first unrated item; when all are rated, the last viewed one."""
         set_id = self._set(set_id)
-        first = self.first_unrated(reviewer, set_id)
+        n = self.n_items(set_id)
+        first = _first_gap(self.rated_positions(reviewer, set_id), n)
         if first is not None:
             return first
         with self._connect() as conn:
             r = conn.execute("SELECT position FROM reviewer_state WHERE reviewer = ? AND sample_set = ?",
                              (self.normalize_reviewer(reviewer), set_id)).fetchone()
-        n = self.n_items(set_id)
         return min(max(int(r[0]), 0), max(n - 1, 0)) if r is not None else 0
 
     # -- summary -------------------------------------------------------------------------------
@@ -677,26 +678,24 @@ class ReviewStore:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = self.export_rows(set_id)
-        fields = list(_RATING_COLUMNS) + [f"{m}_{k}" for m in MODELS for k in (*AXES, *FLAGS)]
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=fields)
+            w = csv.DictWriter(fh, fieldnames=_EXPORT_COLUMNS)
             w.writeheader()
-            for row in rows:
-                w.writerow(row)
+            w.writerows(rows)
         return path
 
     def export_dict(self, set_id: str | None = None) -> dict:
         set_id = self._set(set_id)
         info = self.sample_set(set_id)
         blinding = self.blinding(set_id)
+        items = self.items(set_id)
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             "exported_at": _now(),
-            "sample_set": {"set_id": set_id, "name": info.name, "n_items": info.n_items,
-                           "items": self.items(set_id)},
-            "blinding": [{"item_id": i, "A": blinding[i]["A"], "B": blinding[i]["B"]}
-                         for i in self.item_ids(set_id)],
+            "sample_set": {"set_id": set_id, "name": info.name, "n_items": info.n_items, "items": items},
+            "blinding": [{"item_id": it["id"], "A": blinding[it["id"]]["A"], "B": blinding[it["id"]]["B"]}
+                         for it in items],
             "ratings": self.export_rows(set_id),
             "summary": self.summary(set_id),
         }

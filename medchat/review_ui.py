@@ -24,7 +24,7 @@ from typing import Any, Mapping
 
 import gradio as gr
 
-from medchat.review_store import AXES, ReviewError, ReviewStore, SampleValidationError
+from medchat.review_store import AXES, FLAGS, ReviewError, ReviewStore, SampleValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ AXIS_LABELS = {"accuracy": "Accuracy", "safety": "Safety", "communication": "Com
                "completeness": "Completeness"}
 # Order of the per-reply rating fields (used for inputs and outputs alike).
 RATING_FIELDS = [f"{lab}_{axis}" for lab in ("a", "b") for axis in AXES] + [
-    "a_harmful", "a_made_up_facts", "b_harmful", "b_made_up_facts"]
+    f"{lab}_{flag}" for lab in ("a", "b") for flag in FLAGS]
 VIEW_FIELDS = ["progress", "description", "patient", "reply_a", "reply_b", "reference", "choice",
                *RATING_FIELDS, "comment", "status", "index"]
 _FAILED_CODE_DELAY_S = 0.5
@@ -99,7 +99,7 @@ class ReviewAccess:
             raise AccessDenied("MEDCHAT_REVIEWERS is set, but Hugging Face sign-in works only on a Space: "
                                "review is locked here (unset it, or use MEDCHAT_REVIEW_CODE locally).")
         if self.requires_login:
-            username = getattr(profile, "username", None) if profile is not None else None
+            username = getattr(profile, "username", None)
             if not username:
                 raise AccessDenied("Sign in with Hugging Face to review.")
             if username.lower() not in self.reviewers:
@@ -129,16 +129,16 @@ def md_escape(text: Any) -> str:
 
 def empty_view(message: str = "") -> dict:
     view = {k: "" for k in VIEW_FIELDS}
-    view.update({"choice": None, "index": 0, "status": message, "progress": ""})
+    view.update({"choice": None, "index": 0, "status": message})
     for f in RATING_FIELDS:
-        view[f] = False if f.endswith(("harmful", "made_up_facts")) else None
+        view[f] = False if f.endswith(FLAGS) else None
     return view
 
 
 def progress_text(store: ReviewStore, set_id: str, reviewer: str, index: int) -> str:
-    rated, total = store.progress(reviewer, set_id)
-    here = " · ✓ this item is saved" if index in store.rated_positions(reviewer, set_id) else ""
-    return f"**{md_escape(reviewer)}** — item {index + 1} of {total} · {rated} rated{here}"
+    rated = store.rated_positions(reviewer, set_id)
+    here = " · ✓ this item is saved" if index in rated else ""
+    return f"**{md_escape(reviewer)}** — item {index + 1} of {store.n_items(set_id)} · {len(rated)} rated{here}"
 
 
 def item_view(store: ReviewStore, set_id: str | None, reviewer: str, index: int, status: str = "") -> dict:
@@ -184,7 +184,7 @@ def navigate(store: ReviewStore, set_id: str | None, reviewer: str, index: int, 
             index = first
     elif where == "resume":
         index = store.resume_position(reviewer, set_id)
-        rated, _ = store.progress(reviewer, set_id)
+        rated = len(store.rated_positions(reviewer, set_id))
         status = (f"Welcome back: {rated} of {n} rated, resuming at item {index + 1}." if rated
                   else f"Welcome: {n} items to review.")
     store.set_position(reviewer, index, set_id)
@@ -254,7 +254,7 @@ def summary_markdown(summary: dict, set_name: str = "") -> str:
     return "\n".join(lines)
 
 
-def _export_path(store: ReviewStore, set_id: str, ext: str) -> Path:
+def _export_path(set_id: str, ext: str) -> Path:
     """A fresh file name in one per-process temp folder (Gradio copies it into its cache for download)."""
     folder = Path(tempfile.gettempdir()) / f"medchat_review_exports_{os.getpid()}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -395,46 +395,35 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
             raise _error("Load a samples file first.")
         return [reviewer, reviewer, *_as_outputs(navigate(store, set_id, reviewer, 0, "resume"))]
 
-    def _go(where: str, reviewer: str | None, code: str, set_id: str | None, index: int, profile: Any):
+    def _reviewer_identity(reviewer: str | None, code: str, profile: Any) -> str:
         if not reviewer:
             raise _error("Enter your name and press Start / resume first.")
-        identity = _check(reviewer, code, profile)
-        return _as_outputs(navigate(store, set_id, identity, index, where))
+        return _check(reviewer, code, profile)
 
-    def go_prev(reviewer: str | None, code: str, set_id: str | None, index: int,
-                profile: gr.OAuthProfile | None):
-        return _go("prev", reviewer, code, set_id, index, profile)
+    def go_handler(where: str):
+        """Handler of the "prev", "next" or "first_unrated" button."""
+        def go(reviewer: str | None, code: str, set_id: str | None, index: int, profile: gr.OAuthProfile | None):
+            identity = _reviewer_identity(reviewer, code, profile)
+            return _as_outputs(navigate(store, set_id, identity, index, where))
+        return go
 
-    def go_next(reviewer: str | None, code: str, set_id: str | None, index: int,
-                profile: gr.OAuthProfile | None):
-        return _go("next", reviewer, code, set_id, index, profile)
-
-    def go_first_unrated(reviewer: str | None, code: str, set_id: str | None, index: int,
-                         profile: gr.OAuthProfile | None):
-        return _go("first_unrated", reviewer, code, set_id, index, profile)
-
-    def _save(advance: bool, profile, reviewer, code, set_id, index, choice, comment, values):
-        if not reviewer:
-            raise _error("Enter your name and press Start / resume first.")
-        identity = _check(reviewer, code, profile)
-        try:
-            msg = save_action(store, set_id, identity, index, choice, dict(zip(RATING_FIELDS, values)), comment)
-        except ReviewError as exc:
-            raise _error(str(exc)) from None
-        if not advance:
-            return _as_outputs(item_view(store, set_id, identity, index, msg))
-        view = navigate(store, set_id, identity, index, "next")
-        view["status"] = msg + (" " + view["status"] if view["status"] else "")
-        return _as_outputs(view)
-
-    # profile comes first: Gradio injects special arguments only among the positional parameters
-    def save(profile: gr.OAuthProfile | None, reviewer: str | None, code: str, set_id: str | None,
-             index: int, choice: str | None, comment: str, *values: Any):
-        return _save(False, profile, reviewer, code, set_id, index, choice, comment, values)
-
-    def save_next(profile: gr.OAuthProfile | None, reviewer: str | None, code: str, set_id: str | None,
-                  index: int, choice: str | None, comment: str, *values: Any):
-        return _save(True, profile, reviewer, code, set_id, index, choice, comment, values)
+    def save_handler(advance: bool):
+        """Handler of "Save" (advance=False) or "Save & next" (advance=True)."""
+        # profile comes first: Gradio injects special arguments only among the positional parameters
+        def save(profile: gr.OAuthProfile | None, reviewer: str | None, code: str, set_id: str | None,
+                 index: int, choice: str | None, comment: str, *values: Any):
+            identity = _reviewer_identity(reviewer, code, profile)
+            try:
+                msg = save_action(store, set_id, identity, index, choice, dict(zip(RATING_FIELDS, values)),
+                                  comment)
+            except ReviewError as exc:
+                raise _error(str(exc)) from None
+            if not advance:
+                return _as_outputs(item_view(store, set_id, identity, index, msg))
+            view = navigate(store, set_id, identity, index, "next")
+            view["status"] = msg + (" " + view["status"] if view["status"] else "")
+            return _as_outputs(view)
+        return save
 
     def _load(path: str | None, code: str, reviewer: str | None, profile: Any):
         _check_access(code, profile)
@@ -467,17 +456,16 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
             return "Load a samples file first."
         return summary_markdown(store.summary(set_id), store.sample_set(set_id).name)
 
-    def export_csv(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
-        _check_access(code, profile)
-        if not set_id:
-            raise _error("Load a samples file first.")
-        return gr.File(value=str(store.export_csv(_export_path(store, set_id, "csv"), set_id)), visible=True)
+    def export_handler(ext: str):
+        """Handler of the "csv" or "json" export button (``ReviewStore.export_csv`` / ``export_json``)."""
+        write = getattr(store, f"export_{ext}")
 
-    def export_json(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
-        _check_access(code, profile)
-        if not set_id:
-            raise _error("Load a samples file first.")
-        return gr.File(value=str(store.export_json(_export_path(store, set_id, "json"), set_id)), visible=True)
+        def export(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
+            _check_access(code, profile)
+            if not set_id:
+                raise _error("Load a samples file first.")
+            return gr.File(value=str(write(_export_path(set_id, ext), set_id)), visible=True)
+        return export
 
     # ---- wiring -----------------------------------------------------------------------------
     # Progress and error badges only on the status line: an error must not cover the reviewer's form.
@@ -487,12 +475,11 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     start_outputs = [c["reviewer_state"], c["reviewer"], *view_outputs]
     c["start"].click(start, start_inputs, start_outputs, api_name="review_start", **api)
     c["reviewer"].submit(start, start_inputs, start_outputs, api_name="review_start_submit", **api)
-    c["prev"].click(go_prev, nav_inputs, view_outputs, api_name="review_prev", **api)
-    c["next"].click(go_next, nav_inputs, view_outputs, api_name="review_next", **api)
-    c["first_unrated"].click(go_first_unrated, nav_inputs, view_outputs, api_name="review_first_unrated", **api)
+    for where in ("prev", "next", "first_unrated"):
+        c[where].click(go_handler(where), nav_inputs, view_outputs, api_name=f"review_{where}", **api)
     save_inputs = [*nav_inputs, c["choice"], c["comment"], *rating_inputs]
-    c["save"].click(save, save_inputs, view_outputs, api_name="review_save", **api)
-    c["save_next"].click(save_next, save_inputs, view_outputs, api_name="review_save_next", **api)
+    for key, advance in (("save", False), ("save_next", True)):
+        c[key].click(save_handler(advance), save_inputs, view_outputs, api_name=f"review_{key}", **api)
     load_outputs = [c["set_state"], c["load_status"], *view_outputs]
     c["load"].click(load_path, [c["samples_path"], c["code"], c["reviewer_state"]], load_outputs,
                     api_name="review_load", **api)
@@ -500,8 +487,9 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
                                load_outputs, api_name="review_upload", **api)
     access_inputs = [c["code"], c["set_state"]]
     c["refresh"].click(refresh_summary, access_inputs, c["summary"], api_name="review_summary", **api)
-    c["export_csv"].click(export_csv, access_inputs, c["csv_file"], api_name="review_export_csv", **api)
-    c["export_json"].click(export_json, access_inputs, c["json_file"], api_name="review_export_json", **api)
+    for ext in ("csv", "json"):
+        c[f"export_{ext}"].click(export_handler(ext), access_inputs, c[f"{ext}_file"],
+                                 api_name=f"review_export_{ext}", **api)
     return ReviewTab(components=c, default_set_id=default_set_id, load_message=load_message)
 
 
@@ -510,7 +498,7 @@ def build_review_demo(store: ReviewStore, samples_path: str | None, access: Revi
     """A Blocks app holding only the review tab (standalone use and tests)."""
     with gr.Blocks(title="medchat review") as demo:
         with gr.Tab("Review"):
-            build_review_tab(store, samples_path, access if access is not None else ReviewAccess.from_env())
+            build_review_tab(store, samples_path, access)
     return demo
 
 

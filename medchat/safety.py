@@ -193,7 +193,7 @@ PHRASE_FIXES = [
 # Medical words worth correcting when misspelt by one letter (two for long words). Only these
 # are fuzzy targets, and only for tokens of 6+ letters that are not in REAL_WORDS, so ordinary
 # English is never bent into a symptom ("cooking" must not become "choking").
-FUZZY_TARGETS = """
+FUZZY_TARGETS = frozenset("""
 chest breathe breathing breath breathless bleeding blood seizure seizures unconscious
 unresponsive responding swelling swollen sweating sweaty vomiting vomited drooping slurred
 slurring allergic allergy anaphylaxis anaphylactic suicidal suicide paracetamol ibuprofen
@@ -204,7 +204,7 @@ emergency ambulance myself cutting harming stabbed spurting confused confusion d
 breathing struggling convulsing shaking hives peanut peanuts unbearable excruciating
 sudden suddenly worst stiff light fever burning boiling blistered peeling blister
 stroke attack weakness tingling paralysed paralyzed lopsided drooling unconscious
-""".split()
+""".split())
 
 # Real English words one or two slips away from a fuzzy target: never "corrected". Generated once by
 # running every 6+ letter word of a full English word list (Debian's wamerican-large) through the
@@ -377,7 +377,7 @@ def _gap(n: int) -> str:
     return rf"(?: \w+){{0,{n}}}"
 
 
-G1, G2, G3, G4, G5, G6 = (_gap(n) for n in (1, 2, 3, 4, 5, 6))
+G2, G3, G4, G5, G6 = (_gap(n) for n in (2, 3, 4, 5, 6))
 # swelling in lay words: "swollen", "puffed up", "huge", "ballooned", "twice the size", "feels too big"
 SWOLLEN = (
     r"(?:swell\w*|swollen|puff\w*|blow\w* up|blown up|huge|massive|enormous|ballooned|balloon\w*|like a balloon|"
@@ -1642,7 +1642,7 @@ def _osa_distance(a: str, b: str, limit: int) -> int:
 
 def _vocabulary() -> frozenset[str]:
     """Every word the concept patterns spell out, plus the fuzzy targets (words that need no fixing)."""
-    words = set(FUZZY_TARGETS) | REAL_WORDS
+    words = set(FUZZY_TARGETS | REAL_WORDS)
     for c in CONCEPTS.values():
         for p in c.patterns:
             words.update(re.findall(r"[a-z]{3,}", p.pattern))
@@ -1674,7 +1674,7 @@ def _fix_token(tok: str) -> str:
         limit = 2 if len(tok) >= 9 else 1
         # closest first; on a tie the target of the same length (a swapped letter, not a missing one)
         hits = sorted(
-            (d, abs(len(t) - len(tok)), t) for t in set(FUZZY_TARGETS)
+            (d, abs(len(t) - len(tok)), t) for t in FUZZY_TARGETS
             if t[0] == tok[0] and (d := _osa_distance(tok, t, limit)) <= limit
         )
         # only an unambiguous best candidate is used
@@ -1812,24 +1812,27 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
                     dropped.append(f"{c.label} ({why})")
                 if name in found:
                     break
-    return found, [d for i, d in enumerate(dropped) if d not in dropped[:i]]
+    return found, list(dict.fromkeys(dropped))
 
 
 def all_guidance_texts() -> list[str]:
     """Every guidance block `triage` can emit, longest first: what code adds above a reply, so that callers
     (history building, re-finalizing saved replies) can take it out again without re-triaging."""
-    emergency = [EMERGENCY_GUIDANCE.format(tip=tip) for tip in ("", *TIPS.values())]
-    texts = [e + "\n\n" + CRISIS_GUIDANCE for e in emergency] + emergency + [CRISIS_GUIDANCE, URGENT_GUIDANCE]
-    return sorted({t.strip() for t in texts}, key=len, reverse=True)
+    texts = [_emergency_guidance(tip, crisis) for tip in ("", *TIPS.values()) for crisis in (False, True)]
+    return sorted({t.strip() for t in texts + [CRISIS_GUIDANCE, URGENT_GUIDANCE]}, key=len, reverse=True)
+
+
+def _emergency_guidance(tip: str, crisis: bool) -> str:
+    """Emergency guidance with one first-aid tip; with `crisis`, the crisis lines follow (ambulance first)."""
+    text = EMERGENCY_GUIDANCE.format(tip=tip)
+    return text + "\n\n" + CRISIS_GUIDANCE if crisis else text
 
 
 def _guidance(level: str, fired: list[Rule]) -> str:
     if level == "emergency":
         tip = next((TIPS[r.tip] for r in fired if r.level == E and r.tip), "")
-        text = EMERGENCY_GUIDANCE.format(tip=tip)
-        if any(r.level == C for r in fired):  # e.g. an overdose taken to die: ambulance first, then crisis lines
-            text += "\n\n" + CRISIS_GUIDANCE
-        return text
+        # e.g. an overdose taken to die: ambulance first, then crisis lines
+        return _emergency_guidance(tip, any(r.level == C for r in fired))
     return {"crisis": CRISIS_GUIDANCE, "urgent": URGENT_GUIDANCE}.get(level, "")
 
 
@@ -1846,13 +1849,11 @@ def triage(text: str) -> Triage:
     level = min((r.level for r in fired), key=LEVELS.index)
     # reasons: the deciding level first, then a crisis that rides along with an emergency
     shown = [r for r in fired if r.level == level] + [r for r in fired if level == E and r.level == C]
-    parts, seen = [], set()
+    parts: dict[str, str] = {}  # label -> "label: evidence", the first rule with each label
     for r in shown:
-        part = f"{r.label}: " + " + ".join(CONCEPTS[c].label for c in r.evidence(present))
-        if r.label not in seen:
-            parts.append(part)
-            seen.add(r.label)
-    return Triage(level, "; ".join(parts[:3]), _guidance(level, fired))
+        if r.label not in parts:
+            parts[r.label] = f"{r.label}: " + " + ".join(CONCEPTS[c].label for c in r.evidence(present))
+    return Triage(level, "; ".join(list(parts.values())[:3]), _guidance(level, fired))
 
 
 # -----------------------------------------------------------------------------------------------
@@ -1884,7 +1885,7 @@ def clean_model_output(text: str, special_tokens: Iterable[str] = ()) -> str:
     # a chat-template header for a user/system turn after some reply text = the next turn: cut
     for m in _HEADER_BLOCK.finditer(text):
         role = (m.group(1) or m.group(2) or "").lower()
-        if role and role != "assistant" and text[: m.start()].strip(" \n") and _SPECIAL.sub("", text[: m.start()]).strip():
+        if role and role != "assistant" and _SPECIAL.sub("", text[: m.start()]).strip():
             text = text[: m.start()]
             break
     text = _HEADER_BLOCK.sub("", text)
@@ -1902,12 +1903,9 @@ def clean_model_output(text: str, special_tokens: Iterable[str] = ()) -> str:
     text = _SPECIAL.sub("", text)
     text = re.sub(r"<\|[^>]*$", "", text)  # a special token cut in half by streaming
     # the next user turn written by the model: cut at its header (if there is reply text before it)
-    for m in _USER_HEADER.finditer(text):
-        if text[: m.start()].strip():
-            text = text[: m.start()]
-            break
-        text = text[m.end():]  # a user header before any reply text: drop just the header
-        break
+    if m := _USER_HEADER.search(text):
+        # a user header before any reply text: drop just the header
+        text = text[: m.start()] if text[: m.start()].strip() else text[m.end():]
     text = _ASSISTANT_HEADER.sub("", text)
     text = re.sub(r"[ \t]+\n", "\n", text)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
@@ -1970,7 +1968,7 @@ def validate_user_message(text: str, max_chars: int = 4000) -> str:
 
     HTML is left alone: the UI renders it as text.
     """
-    if text is None or not isinstance(text, str):
+    if not isinstance(text, str):
         raise InputError("Please type a message — it was empty.")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     cleaned = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")

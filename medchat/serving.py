@@ -28,6 +28,8 @@ import threading
 
 import torch
 
+from medchat.generation import model_device
+
 logger = logging.getLogger(__name__)
 
 
@@ -112,10 +114,6 @@ def _cache_kwarg(model) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _model_device(model) -> torch.device:
-    return next(model.parameters()).device
-
-
 # Prompt lengths a one-row prefill is padded up to (at most 1.5x the work; one CUDA graph each, captured on first use
 # or all at once with `capture_prefill`). Longer prompts are prefilled eagerly.
 PREFILL_BUCKETS = (32, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)
@@ -139,7 +137,7 @@ class StaticDecoder:
         self.config = model.config
         self.batch_size = int(batch_size)
         self.max_cache_len = int(max_cache_len)
-        self.device = _model_device(model)
+        self.device = model_device(model)
         self.cuda_graph = (self.device.type == "cuda") if cuda_graph is None else bool(cuda_graph)
         self.cache_kw = _cache_kwarg(model)
         self.cache = StaticCache(config=self.config, max_cache_len=self.max_cache_len)

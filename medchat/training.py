@@ -8,6 +8,7 @@ model card, and pushes them to the Hub when asked.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -132,11 +133,12 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     splits = build_splits(recipe.dataset, recipe)
     print(f"[medchat] data: {len(splits.train)} train / {len(splits.eval)} eval conversations", flush=True)
 
+    lora = LoraSettings(args.lora_r, args.lora_alpha, args.lora_dropout, list(args.lora_target_modules))
     model, tokenizer = load_model_and_tokenizer(
         args.base_model,
         adapter=args.adapter,
         load_in_4bit=args.load_in_4bit,
-        lora=LoraSettings(args.lora_r, args.lora_alpha, args.lora_dropout, list(args.lora_target_modules)),
+        lora=lora,
         for_training=True,
         attn_implementation=args.attn_implementation,
     )
@@ -189,8 +191,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         "train_runtime_s": train_result.metrics.get("train_runtime"),
         "peak_memory": peak_memory_gib(),
         "versions": library_versions(),
-        "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "dropout": args.lora_dropout,
-                 "target_modules": list(args.lora_target_modules)},
+        "lora": dataclasses.asdict(lora),
         "training": {k: getattr(training_args, k) for k in (
             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
             "gradient_accumulation_steps", "max_length", "packing", "padding_free", "assistant_only_loss",
@@ -198,9 +199,11 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         "data": splits.report,
         "resumed_from": resume_from,
     }
+    summary_json = json.dumps(summary, indent=2, default=str)
+    plot_loss_curve(log_history, adapter_dir / "loss_curve.png")
+    shutil.copyfile(adapter_dir / "loss_curve.png", output_dir / "loss_curve.png")
     for folder in (output_dir, adapter_dir):
-        (folder / "run_summary.json").write_text(json.dumps(summary, indent=2, default=str))
-        plot_loss_curve(log_history, folder / "loss_curve.png")
+        (folder / "run_summary.json").write_text(summary_json)
 
     metrics = None
     if args.final_eval_limit > 0 and len(splits.eval):

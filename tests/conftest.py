@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the Hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def free_port() -> int:
+    """A free local TCP port for a test server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _package_dir(name: str) -> Path:
@@ -41,6 +49,20 @@ def smollm2_tokenizer(smollm2_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(smollm2_dir)
+
+
+@pytest.fixture()
+def prepared_tokenizer():
+    """`prepare_tokenizer` on a deep copy, so a test never changes the session-scoped tokenizers above:
+    `prepared_tokenizer(llama3_tokenizer)` or `prepared_tokenizer(llama3_tokenizer, model)`."""
+    import copy
+
+    from medchat.chat_format import prepare_tokenizer
+
+    def prepare(tokenizer, model=None):
+        return prepare_tokenizer(copy.deepcopy(tokenizer), model)
+
+    return prepare
 
 
 def make_tiny_model_dir(target: Path, tokenizer_dir: Path) -> Path:

@@ -97,6 +97,7 @@ def test_disclaimer_and_emergency_guidance(fake_safety):
     reply = "This needs urgent attention."
     missing = check_answer(user, reply, reply)
     assert missing["emergency_guidance_needed"] and not missing["emergency_guidance_present"]
+    assert "emergency guidance missing from the final text" in missing["findings"]
     assert not missing["disclaimer"]
     ok = check_answer(user, reply, GUIDANCE + "\n\n" + reply + "\n\n" + DISCLAIMER)
     assert ok["emergency_guidance_needed"] and ok["emergency_guidance_present"] and ok["disclaimer"]
@@ -133,8 +134,7 @@ def test_emergency_guidance_with_real_safety_module_if_present():
     safety = pytest.importorskip("medchat.safety")
     user = "my dad's face is drooping on one side and he can't talk properly"
     tri = safety.triage(user)
-    if tri.level not in ("emergency", "crisis"):
-        pytest.skip("triage rules changed")
+    assert tri.level == "emergency", tri  # a skip here would hide a triage regression
     reply = "This could be a stroke. Note the time the symptoms started."
     shown = safety.finalize_reply(user, reply, tri)
     ok = check_answer(user, reply, shown)

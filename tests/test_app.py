@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import importlib
 import pickle
-import socket
 import sys
 import types
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from tests.test_generation import make_chatty_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = (24, 0.0, 0.9)  # max new tokens, temperature (greedy), top-p
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def import_app(monkeypatch, model_dir: Path, tmp_path: Path, **env: str):

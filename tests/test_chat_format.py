@@ -5,7 +5,6 @@ import pytest
 from medchat.chat_format import (
     LLAMA3_CHAT_TEMPLATE,
     encode_with_assistant_mask,
-    prepare_tokenizer,
     training_chat_template,
 )
 
@@ -19,17 +18,13 @@ CONVERSATION = [
 
 
 @pytest.fixture()
-def llama3(llama3_tokenizer):
-    import copy
-
-    return prepare_tokenizer(copy.deepcopy(llama3_tokenizer))
+def llama3(llama3_tokenizer, prepared_tokenizer):
+    return prepared_tokenizer(llama3_tokenizer)
 
 
 @pytest.fixture()
-def chatml(smollm2_tokenizer):
-    import copy
-
-    return prepare_tokenizer(copy.deepcopy(smollm2_tokenizer))
+def chatml(smollm2_tokenizer, prepared_tokenizer):
+    return prepared_tokenizer(smollm2_tokenizer)
 
 
 def assistant_text(tokenizer, ids, mask):
@@ -89,15 +84,12 @@ def test_unknown_template_without_markers_is_refused(chatml):
         training_chat_template(chatml)
 
 
-def test_generation_config_stops_on_end_of_turn(llama3_tokenizer, tmp_path):
+def test_generation_config_stops_on_end_of_turn(llama3_tokenizer, prepared_tokenizer):
     """A model prepared with the Llama 3 tokenizer stops on <|eot_id|> as well as <|end_of_text|>."""
-    import copy
-
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    tokenizer = copy.deepcopy(llama3_tokenizer)
     model = LlamaForCausalLM(LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=1, vocab_size=len(tokenizer)))
-    prepare_tokenizer(tokenizer, model)
+                                         num_attention_heads=2, num_key_value_heads=1, vocab_size=len(llama3_tokenizer)))
+    prepared_tokenizer(llama3_tokenizer, model)
     assert {128009, 128001} <= set(model.generation_config.eos_token_id)
     assert model.generation_config.pad_token_id not in model.generation_config.eos_token_id

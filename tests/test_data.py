@@ -210,6 +210,9 @@ def test_messages_validation(tmp_path, line, row, field, problem):
     with pytest.raises(DataValidationError) as exc:
         build_splits(str(p), recipe(), **QUIET)
     assert exc.value.row == row and exc.value.field == field and problem in str(exc.value)
+
+
+def test_messages_skip_bad_rows():
     s = build_splits(str(FIX / "data_bad_messages.jsonl"), recipe(skip_bad_rows=True, eval_fraction=0), **QUIET)
     assert s.report["bad_rows_skipped"] == 2 and len(s.train) == 1
 

@@ -225,12 +225,10 @@ def test_end_of_turn_token_stops_generation(tiny):
     assert all("<|im_end|>" not in r for r in batched)
 
 
-def test_llama3_end_of_turn_is_an_eos(llama3_tokenizer):
-    from medchat.chat_format import prepare_tokenizer
-
+def test_llama3_end_of_turn_is_an_eos(llama3_tokenizer, prepared_tokenizer):
     fake = types.SimpleNamespace(generation_config=types.SimpleNamespace(eos_token_id=None, pad_token_id=None, bos_token_id=None),
                                  config=types.SimpleNamespace(pad_token_id=None))
-    tok = prepare_tokenizer(llama3_tokenizer, fake)
+    tok = prepared_tokenizer(llama3_tokenizer, fake)
     ids = eos_token_ids(fake, tok)
     assert tok.convert_tokens_to_ids("<|eot_id|>") in ids
     messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]

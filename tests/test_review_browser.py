@@ -5,12 +5,13 @@ Writes a screenshot to tests/artifacts/review_panel.png.
 
 import os
 import re
-import socket
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import pytest  # noqa: E402
+
+from tests.conftest import free_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -31,17 +32,11 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 TIMEOUT_MS = 15_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def app(tmp_path):
     store = ReviewStore(tmp_path / "review.db", blinding_seed=1234)
     demo = build_review_demo(store, str(FIXTURE), ReviewAccess())
-    port = _free_port()
+    port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
     try:
         yield store, f"http://127.0.0.1:{port}/"

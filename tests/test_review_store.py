@@ -16,6 +16,7 @@ from unittest import mock
 import pytest
 
 from medchat.review_store import (
+    AXES,
     ReviewError,
     ReviewStore,
     SampleValidationError,
@@ -239,7 +240,7 @@ def test_concurrent_upserts_of_one_key_stay_whole(tmp_path):
         barrier.wait()
         for j in range(5):
             n = k * 10 + j
-            store.save_rating("same", "item000", "A", set_id=sid, scores_a={a: 1 + n % 5 for a in _AXES},
+            store.save_rating("same", "item000", "A", set_id=sid, scores_a={a: 1 + n % 5 for a in AXES},
                               harmful_a=bool(n % 2), comment=f"write {n}")
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
@@ -249,17 +250,14 @@ def test_concurrent_upserts_of_one_key_stay_whole(tmp_path):
         t.join(60)
     (r,) = store.ratings(sid)
     n = int(r["comment"].split()[1])
-    assert all(r[f"a_{a}"] == 1 + n % 5 for a in _AXES) and r["a_harmful"] == bool(n % 2)
-
-
-_AXES = ("accuracy", "safety", "communication", "completeness")
+    assert all(r[f"a_{a}"] == 1 + n % 5 for a in AXES) and r["a_harmful"] == bool(n % 2)
 
 
 def _payload(reviewer: str, item_id: str) -> dict:
     h = sum(map(ord, reviewer + item_id))
     return {"choice": ("A", "B", "tie", "both_unsafe")[h % 4],
-            "scores_a": {a: 1 + (h + i) % 5 for i, a in enumerate(_AXES)},
-            "scores_b": {a: 1 + (h * 3 + i) % 5 for i, a in enumerate(_AXES)},
+            "scores_a": {a: 1 + (h + i) % 5 for i, a in enumerate(AXES)},
+            "scores_b": {a: 1 + (h * 3 + i) % 5 for i, a in enumerate(AXES)},
             "harmful_a": bool(h % 2), "made_up_facts_b": bool(h % 3 == 0),
             "comment": f"{reviewer}|{item_id}"}
 
@@ -275,7 +273,7 @@ def _check_consistent(r: dict, blinding: dict) -> None:
     p = _payload(r["reviewer"], r["item_id"])
     assert r["comment"] == f"{r['reviewer']}|{r['item_id']}"
     assert r["choice"] == p["choice"]
-    assert all(r[f"a_{a}"] == p["scores_a"][a] and r[f"b_{a}"] == p["scores_b"][a] for a in _AXES)
+    assert all(r[f"a_{a}"] == p["scores_a"][a] and r[f"b_{a}"] == p["scores_b"][a] for a in AXES)
     assert r["a_harmful"] == p["harmful_a"] and r["b_made_up_facts"] == p["made_up_facts_b"]
     m = blinding[r["item_id"]]
     assert (r["model_a"], r["model_b"]) == (m["A"], m["B"])

@@ -1,13 +1,14 @@
 """Review tab: access control, view logic (blinding never shown, ratings restored), summary text, wiring."""
 
 import os
-import socket
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import pytest  # noqa: E402
+
+from tests.conftest import free_port  # noqa: E402
 
 from medchat.review_store import ReviewError, ReviewStore  # noqa: E402
 from medchat.review_ui import (  # noqa: E402
@@ -143,17 +144,11 @@ def test_tab_builds_in_each_access_mode(store, monkeypatch):
     assert tab.default_set_id is None and "not found" in tab.load_message
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_server_enforces_access_code(store):
     from gradio_client import Client
 
     demo = build_review_demo(store, str(FIXTURE), ReviewAccess(code="letmein"))
-    port = _free_port()
+    port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
@@ -192,11 +187,12 @@ def test_cli_main_builds_and_launches(tmp_path, monkeypatch):
 
 
 def test_error_toasts_are_escaped(store, tmp_path):
+    from medchat.review_store import SampleValidationError
     from medchat.review_ui import _error
 
     bad = tmp_path / "<img src=x onerror=alert(1)>.jsonl"
     bad.write_text("{not json}\n")
-    with pytest.raises(Exception) as err:
+    with pytest.raises(SampleValidationError) as err:
         store.load_samples_file(bad)
     msg = _error(str(err.value)).message
     assert "<img" not in msg and "&lt;img" in msg and "line 1" in msg

@@ -441,4 +441,5 @@ def test_code_added_text_comes_out_again_without_re_triaging(user_text):
 
     final = finalize_reply(user_text, "Here is what the model said.")
     assert final != "Here is what the model said."
+    assert final.startswith(triage(user_text).guidance.strip())  # the guidance really was added (not just the disclaimer)
     assert strip_app_additions(final) == "Here is what the model said."
