@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from medchat import safety
+from medchat.safety import lexicon, report, rule_engine
 from medchat.safety import (
     CRISIS_GUIDANCE,
     DISCLAIMER,
@@ -33,7 +34,7 @@ from medchat.safety import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-CASES = FIXTURES / "triage_cases.jsonl"
+CASES = Path(safety.__file__).resolve().parent / "data" / "triage_cases.jsonl"
 HOLDOUT = FIXTURES / "triage_holdout.jsonl"
 FLAGGED = {"emergency", "crisis"}
 
@@ -104,11 +105,11 @@ def test_report_cli(tmp_path):
 
     buf = StringIO()
     with redirect_stdout(buf):
-        assert safety.main(["--report", str(bad)]) == 0
+        assert report.main(["--report", str(bad)]) == 0
     assert "[emergency -> routine]" in buf.getvalue() and "I have a mild cold" in buf.getvalue()
     buf = StringIO()
     with redirect_stdout(buf):
-        assert safety.main(["--report"]) == 0
+        assert report.main(["--report"]) == 0
     assert "triage_cases.jsonl" in buf.getvalue()
 
 
@@ -247,7 +248,7 @@ def test_triage_is_frozen_and_total():
 
 
 def test_fuzzy_is_conservative():
-    fix = safety._fix_token
+    fix = rule_engine._fix_token
     for typo, word in [("cheast", "chest"), ("siezure", "seizure"), ("unconcious", "unconscious"),
                        ("sweatin", "sweating"), ("bleeeeding", "bleeding"), ("swolen", "swollen"),
                        ("vomitting", "vomiting"), ("anaphalaxis", "anaphylaxis"), ("brething", "breathing")]:
@@ -259,7 +260,7 @@ def test_fuzzy_is_conservative():
     words = Path("/usr/share/dict/words")
     if words.exists():  # the full audit REAL_WORDS came from, where a word list is installed
         bent = [w for w in (line.strip() for line in words.open())
-                if w.isalpha() and w.islower() and len(w) >= 6 and w not in safety.TYPOS
+                if w.isalpha() and w.islower() and len(w) >= 6 and w not in lexicon.TYPOS
                 and fix(w) != w and not w.endswith("in") and not re.search(r"(\w)\1\1", w)]  # "xxxiii"
         assert bent == [], bent[:20]
 
