@@ -81,6 +81,7 @@ ads (a plain "Hello" is not a finding).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -885,3 +886,176 @@ def boilerplate_findings(text: str) -> list[str]:
         return []
     rules = strip_boilerplate(text).rules
     return [r for r in rules if r in FINDING_RULES and r != "doctor_claim"]
+
+
+# --------------------------------------------------------------------------------------
+# Live replies: whole sentences that present the writer as a doctor, an expert or a service,
+# or name an individual doctor
+# --------------------------------------------------------------------------------------
+# `strip_boilerplate` cuts claims out of a sentence and keeps the rest: right for training
+# replies written by real doctors ("I'm a dermatologist and this looks like eczema" keeps
+# "this looks like eczema"). A live reply is written by a model that is nobody: a sentence
+# that presents it as a doctor, an expert or a service, or sends the user to a named doctor,
+# is removed whole ("I am Dr. Smith, a licensed physician." must not become "A licensed
+# physician."). `impersonation_reason` is matched on the folded sentence (medchat.sentences),
+# so look-alike letters, zero-width characters and markdown do not hide a claim.
+_ROLE = (
+    r"(?:" + _SPECIALTY[3:-1] + r"|clinician|expert|practitioner|healer|naturopath|herbalist|medic|midwife|"
+    r"paramedic|chiropractor|osteopath|acupuncturist|healthcare\s+(?:provider|professional|worker)|"
+    r"health\s+(?:professional|expert|advisor|adviser|coach|practitioner)|medical\s+(?:advisor|adviser|officer|"
+    r"consultant|specialist)|nurse\s+practitioner|registrar|resident|physician\s+assistant|m\.?d|mbbs|"
+    r"[a-z]+ologist|[a-z]+iatrist|[a-z]+opath|[a-z]{3,}ician)"
+)
+_ROLES = (
+    r"(?:doctors|physicians|clinicians|experts|specialists|consultants|surgeons|nurses|pharmacists|practitioners|"
+    r"professionals|therapists|counsell?ors|dietitians|dieticians|nutritionists|medics|healers|gps|mds|"
+    r"[a-z]+ologists|[a-z]+iatrists|[a-z]+opaths|[a-z]{3,}icians)"
+)
+# up to a few describing words ("board-certified", "holistic medicine") -- never a word that
+# turns the phrase into something else ("I am not a doctor", "I am sorry your doctor ...")
+_ADJ = (
+    r"(?:(?!(?:not|no|never|a|an|the|your|my|our|his|her|their|that|this|who|which|to|and|or|but|if|when|"
+    r"because|so|sorry|afraid|glad|happy|here|just|only|going|able|unable|sure|unsure|aware|concerned|worried|"
+    r"like|such|than|as|of|for|with|in|on|at|by|from|about|is|are|was|were|be|been|can|will|would|should|may|"
+    r"might|must|do|does|did|have|has|had)\b)[\w'-]+\s+)"
+)
+_NOT_A_CLAIM_AFTER = (
+    r"(?!\s+(?:would|will|may|might|can|could|should|has|have|had|did|does|do|is|are|was|were|advises?|advised|"
+    r"prescribes?|prescribed|recommends?|recommended|suggests?|suggested|says?|said|tells?|told|directs?|directed|"
+    r"instructs?|instructed|orders?|ordered|explains?|explained|wants?|wanted|needs?|needed|knows?|knew|"
+    r"decides?|decided|thinks?|thought|sees?|saw|checks?|checked|examines?|examined)\b)"
+)
+_SERVICE_NOUN = (
+    r"(?:team|teams|staff|panel|clinic|clinics|hospital|hospitals|centre|center|practice|service|services|"
+    r"platform|website|site|app|network|consultations?|helpline|department|experts?|specialists?)"
+)
+SELF_PRESENTATION_RES: tuple[tuple[str, re.Pattern], ...] = tuple(
+    (reason, re.compile(rx, _I)) for reason, rx in (
+        ("claims to be a doctor", DOCTOR_CLAIM_RE.pattern),
+        # I am a (board-certified) dermatologist / I'm your doctor / I was a nurse / I work as a GP
+        ("claims to be a doctor",
+         r"\b(?:i\s*am|i'm|i\s+m|im|i'?ve\s+been|i\s+have\s+been|i\s+was|i\s+work(?:ed)?\s+as|being)\s+"
+         r"(?:also\s+|actually\s+|really\s+|indeed\s+|myself\s+)?(?:a|an|your|the|one\s+of\s+(?:the|your))\s+"
+         + _ADJ + r"{0,4}" + _ROLE + r"\b"),
+        # I am / this is / my name is Dr. X; you are talking to a doctor
+        ("claims to be a doctor",
+         r"\b(?:i\s*am|i'm|im|this\s+is|my\s+name\s+is|myself|it's|here\s+is|signed|yours)\s*,?\s*"
+         r"(?:dr\b|doctor\b|prof\b|professor\b)"
+         r"|\byou(?:'re|\s+are)\s+(?:now\s+)?(?:speaking|talking|chatting|consulting)\s+(?:with|to)\s+(?:a|an|your)\s+"
+         + _ADJ + r"{0,3}" + _ROLE + r"\b"),
+        # I'm Sarah, your nurse
+        ("claims to be a doctor",
+         r"\b(?:i\s*am|i'm|im|this\s+is|my\s+name\s+is)\s+(?-i:[A-Z])\w+(?:\s+(?-i:[A-Z])\w+){0,2},?\s+"
+         r"(?:and\s+i\s*(?:am|'m)\s+)?(?:a|an|your|the)\s+" + _ADJ + r"{0,3}" + _ROLE + r"\b"),
+        # As a holistic medicine expert, ... / As your physician, ... / Speaking as a doctor, ...
+        ("claims to be a doctor",
+         r"(?:^|[.!?;:,(\"]\s*|\b(?:and|but|so|speaking|talking|writing|answering|replying|here|me)\s+)"
+         r"as\s+(?:a|an|your|the|one)\s+" + _ADJ + r"{0,4}" + _ROLE + r"\b" + _NOT_A_CLAIM_AFTER),
+        # As doctors, we ... / We doctors ... / We are a team of dermatologists
+        ("claims to be a doctor",
+         r"\bas\s+" + _ADJ + r"{0,2}" + _ROLES + r"\s*,?\s*we\b"
+         r"|\bwe\s+(?:are\s+)?(?:a\s+team\s+of\s+|all\s+|both\s+)?" + _ADJ + r"{0,2}" + _ROLES + r"\b"
+         r"|\bwe\s+(?:here\s+)?at\s+(?-i:[A-Z])\w+"),
+        # Dermatologist here. / The expert in me says
+        ("claims to be a doctor",
+         r"(?:^|[.!?,:;]\s*)(?:hi|hello|hey)?\s*,?\s*(?:a\s+|your\s+)?" + _ADJ + r"{0,2}" + _ROLE + r"\s+here\b"
+         r"|\bthe\s+" + _ADJ + r"{0,2}" + _ROLE + r"\s+in\s+me\b"),
+        # first-person clinical practice
+        ("claims to be a doctor",
+         r"\bi\s*(?:have|'ve)\s+(?:successfully\s+|personally\s+)?(?:treated|seen|examined|diagnosed|operated\s+on|"
+         r"cured|helped)\s+(?:\w+\s+){0,3}patients\b"
+         r"|\bi\s*(?:have|'ve)\s+been\s+(?:practi[cs]ing|treating|working\s+as)\b"
+         r"|\b(?:my|i\s+have|i've)\s+(?:\w+\s+){0,3}years\s+(?:of\s+)?(?:clinical|medical)\s+(?:experience|practice)"
+         r"|\bin\s+my\s+(?:\w+\s+){0,2}experience\s+as\s+(?:a|an)\b"
+         r"|\bi\s*(?:will|'ll|would|'d|shall|am\s+going\s+to|can|could|may)\s+(?:also\s+|now\s+)?prescribe\b"
+         r"|\bi\s*(?:am|'m)\s+prescribing\b|\bi\s*(?:have|'ve)?\s*prescribed\s+(?:you|this|it|these)\b"
+         r"|\blet\s+me\s+prescribe\b|\bmy\s+prescription\b"
+         r"|\bi\s*(?:will|'ll|would|'d)\s+(?:like\s+to\s+)?examine\s+you\b"),
+        # our experts / one of our doctors / our team of doctors / contact us / book with us
+        ("presents itself as a service",
+         r"\b(?:our|one\s+of\s+our)\s+" + _ADJ + r"{0,3}(?:" + _ROLES + r"|" + _ROLE + r"|" + _SERVICE_NOUN + r")\b"
+         r"|\b(?:contact|call|e-?mail|message|text|book\s+(?:\w+\s+){0,3}with|consult\s+with|consult|"
+         r"speak\s+(?:with|to)|talk\s+(?:with|to)|chat\s+with|visit|write\s+to|reach)\s+(?:us|me)\b"
+         r"|\b(?:this|the)\s+(?:online\s+)?(?:consultation\s+)?(?:service|platform)'?s?\s+(?:doctors|experts)\b"),
+    )
+)
+# Words that follow "Dr" / "Doctor" without being a name ("your Dr will", "a doctor visit").
+_NOT_A_NAME_LIVE = _NOT_A_NAME | {
+    "office", "offices", "visit", "visits", "appointment", "appointments", "clinic", "surgery", "practice", "note",
+    "notes", "letter", "prescription", "checkup", "check-up", "asap", "now", "today", "tomorrow", "right", "straight",
+    "promptly", "quickly", "recommended", "approved", "advice", "consultation", "when", "where", "whether", "how",
+    "what", "why", "not", "know", "knows", "first.", "soon.", "immediately.", "today.", "now.", "or", "nor", "please",
+    "anyway", "too", "yet", "though", "instead", "urgently", "within", "during", "since", "until", "unless", "whose",
+    "whom", "there", "here", "to", "orders", "order", "ordered", "explain", "explained", "explains", "discuss",
+    "find", "look", "looks", "take", "takes", "give", "gives", "help", "helps", "can't", "won't", "doesn't", "isn't",
+    "wasn't", "didn't", "who's", "will.", "visit", "exam", "examination", "review", "referral", "refer", "test",
+    "tests", "s", "'s", "en", "des", "la", "le", "recommends", "recommendation", "suggests", "advises", "may",
+    "says", "thinks", "sees", "gave", "wrote", "writes", "confirmed", "confirms", "diagnosed", "diagnoses",
+}
+# Capitalised words after "Dr" / "Doctor" that are not names (headings, a new sentence after "Ask your Dr.").
+_CAPITALISED_NOT_A_NAME = {
+    "if", "when", "or", "and", "who", "the", "a", "an", "visit", "visits", "appointment", "appointments", "office",
+    "recommended", "advice", "consultation", "immediately", "now", "today", "soon", "first", "as", "for", "to",
+    "about", "before", "after", "is", "are", "will", "can", "may", "should", "it", "they", "you", "we", "this",
+}
+NAMED_CLINICIAN_RE = re.compile(
+    # Dr. Smith, Dr Serafin, Dr.Smith, DrSudarshan, D r. Smith, Dr. A. K. Rao, dr smith
+    r"(?<![A-Za-z])(?:(?-i:D)\s?r[\s.]*(?=(?-i:[A-Z]))|dr(?:[\s.]*\.[\s.]*|\s+)(?=[A-Za-z]))(?P<name>[A-Za-z][\w'-]*\.?)"
+    # Doctor Mehra, Prof. Jenkins, Professor Lee
+    r"|(?<![A-Za-z])(?:doctor|prof\.?|professor)\s+(?P<cname>(?-i:[A-Z])[\w'-]+)"
+    # Jane Doe, MD / Smith MBBS
+    r"|(?-i:\b[A-Z][a-z]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][a-z'-]+){0,2}),?\s+(?-i:M\.?D|MBBS|FRCS|FRCP|MRCP|DNB|DDVL|PhD|"
+    r"RN|DNP|PA-C|DDS|DMD|DPM|PharmD|FACP|FAAD|FACS|FRACP)(?![A-Za-z])"
+    # any case with a comma: "JANe DOE, Md"
+    r"|\b[a-z]+(?:\s+[a-z]\.)?(?:\s+[a-z'-]+){0,2},\s*(?:m\.d\.?|md|mbbs|frcs|frcp|mrcp|phd)(?![a-z])",
+    _I,
+)
+
+
+def _names_a_clinician(s: str) -> str | None:
+    for m in NAMED_CLINICIAN_RE.finditer(s):
+        name = m.group("name") or m.group("cname")
+        if name is None:
+            return m.group(0).strip()  # name + credential
+        word = name.lower().rstrip(".,")
+        if re.match(r"[A-Z]\.", name) or (name[0].isupper() and word not in _CAPITALISED_NOT_A_NAME):
+            return m.group(0).strip()  # "Dr. A. K. Rao", "Dr Serafin", "Doctor Mehra"
+        if name[0].islower() and word not in _NOT_A_NAME_LIVE and name.lower() not in _NOT_A_NAME_LIVE:
+            return m.group(0).strip()  # "dr smith"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # a streamed reply asks again about the same finished sentences on every chunk
+def impersonation_reason(sentence: str) -> str | None:
+    """Why a live-reply sentence must not be shown (claims to be a doctor, presents itself as a service, names a
+    doctor), or None. `sentence` may carry markdown and look-alike characters; it is folded first."""
+    from medchat.sentences import folded, plain, unspaced  # lazy: keeps this module import-light
+
+    s = plain(folded(sentence))
+    for text in (s, unspaced(s)):
+        if text is None:
+            continue
+        for reason, rx in SELF_PRESENTATION_RES:
+            if m := rx.search(text):
+                return f"{reason}: {m.group(0).strip()!r}"
+        if site := SITE_NAME_RE.search(text):
+            return f"names a consultation site: {site.group(0).strip()!r}"
+        if name := _names_a_clinician(text):
+            return f"names a doctor: {name!r}"
+    return None
+
+
+# An unfinished sentence that may still become a claim or a name ("I am Dr", "As a holistic", "one of our"):
+# streaming shows it only once it is finished.
+_OPEN_CLAIM_RE = re.compile(
+    r"^\W*(?:hi|hello|hey)?\W*(?:i\s*am|i'm|im|i\s+was|i\s+have|i've|i\s+work|as\s+(?:a|an|your|the|one)|speaking|"
+    r"this\s+is|my\s+name|myself|we|you(?:'re|\s+are)\s+(?:now\s+)?(?:speaking|talking|chatting))\b"
+    r"|\b(?:our|dr|doctor|prof|professor)\W*$|\b(?:our|one\s+of\s+our)\b",
+    _I,
+)
+
+
+def may_become_impersonation(sentence: str) -> bool:
+    from medchat.sentences import folded, plain
+
+    return bool(_OPEN_CLAIM_RE.search(plain(folded(sentence))))

@@ -301,12 +301,13 @@ def test_urgent_note_first():
     assert triage(user).level == "urgent" and out.startswith(safety.URGENT_GUIDANCE)
 
 
-def test_doctor_claims_and_signatures_removed():
-    out = finalize_reply("I have a headache", "As a doctor, I recommend rest and fluids.\n\nRegards, Dr. Smith")
-    assert "Dr. Smith" not in out and "Regards" not in out and "As a doctor" not in out
-    assert "rest and fluids" in out
-    out = finalize_reply("I have a headache", "I am a doctor and you should drink water. Best wishes, Dr. Jane Doe, MD")
-    assert "I am a doctor" not in out and "Jane Doe" not in out and "drink water" in out.lower()
+def test_doctor_claims_and_signatures_removed_with_their_whole_sentence():
+    out = finalize_reply("I have a headache", "As a doctor, I recommend rest and fluids. Sleep helps too.\n\n"
+                                              "Regards, Dr. Smith")
+    assert out == "Sleep helps too.\n\n" + DISCLAIMER  # no "I recommend rest and fluids." left of the claim
+    out = finalize_reply("I have a headache", "I am a doctor and you should drink water. A cool cloth helps. "
+                                              "Best wishes, Dr. Jane Doe, MD")
+    assert out == "A cool cloth helps.\n\n" + DISCLAIMER
 
 
 def test_streamed_prefixes_keep_the_layout():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterable
 
 from medchat.safety.rule_engine import Triage, triage
@@ -73,24 +74,80 @@ _MODEL_DISCLAIMER = re.compile(
 )
 
 
+# A heading or lead-in line ("**Treatment:**", "### Dosage", "Prescription:") whose whole section was removed would
+# be left dangling: it goes with its section.
+_LEAD_IN = re.compile(r"^(?:#{1,6}\s.*|\*\*[^*]+\*\*|__[^_]+__|.*:\W*)$")
+
+
+def filter_sentences(text: str) -> tuple[str, list[str], list[str]]:
+    """Remove the whole sentences that prescribe or impersonate: (text, dosing sentences, impersonation reasons).
+
+    Sentences come from `medchat.sentences` (never cut at "0.5", "e.g." or "Dr."), so nothing is left half. The
+    unfinished last sentence of a streamed reply is held back while it may still become a dose or a claim ("Take
+    Amoxil 5", "I am Dr"): every prefix of a stream shows only what the full reply may show.
+    """
+    from medchat.boilerplate import impersonation_reason, may_become_impersonation
+    from medchat.dosing import is_dosing_instruction, may_become_dosing
+    from medchat.sentences import rejoin, split_units
+
+    units = split_units(text)
+    keep, dosing, impersonation = [], [], []
+    for unit in units:
+        sentence = text[unit.start:unit.end]
+        if is_dosing_instruction(sentence):
+            dosing.append(sentence)
+            keep.append(False)
+        elif reason := impersonation_reason(sentence):
+            impersonation.append(reason)
+            keep.append(False)
+        elif not unit.closed and (may_become_dosing(sentence) or may_become_impersonation(sentence)):
+            keep.append(False)  # held back: not shown until the sentence ends
+        else:
+            keep.append(True)
+    if all(keep):
+        return text, [], []
+    # lead-ins whose section is gone: the units after them up to the next lead-in or paragraph break
+    for i, unit in enumerate(units):
+        if not keep[i] or not _LEAD_IN.match(text[unit.start:unit.end].strip()):
+            continue
+        section = []
+        for j in range(i + 1, len(units)):
+            gap = text[units[j - 1].end:units[j].start]
+            if section and gap.count("\n") >= 2:
+                break
+            if _LEAD_IN.match(text[units[j].start:units[j].end].strip()):
+                break
+            section.append(j)
+        if section and not any(keep[j] for j in section):
+            keep[i] = False
+    return rejoin(text, units, keep), dosing, impersonation
+
+
+@lru_cache(maxsize=1024)  # streaming: every finished paragraph comes again with each new chunk
+def _strip_boilerplate(paragraph: str) -> str:
+    from medchat.boilerplate import strip_boilerplate  # lazy: keeps `import medchat.safety` light
+
+    return strip_boilerplate(paragraph).text
+
+
 def _clean_body(model_text: str) -> str:
     text = clean_model_output(model_text)
     if not text:
         return ""
-    from medchat.boilerplate import strip_boilerplate  # lazy: keeps `import medchat.safety` light
-    from medchat.dosing import ASK_FOR_DOSE, strip_dosing
+    from medchat.dosing import ASK_FOR_DOSE
 
-    paragraphs, prescribed = [], False
+    text = text.replace(DISCLAIMER, "").replace(ASK_FOR_DOSE, "")
+    # Whole sentences first: a dose or a claim goes with its sentence (strip_boilerplate would cut a claim out of
+    # its sentence and keep the rest, "I am Dr. Smith, a licensed physician." -> "A licensed physician.").
+    # Never show a specific dose or schedule: the assistant has examined nobody (medchat.dosing).
+    text, prescribed, _ = filter_sentences(text)
+    paragraphs = []
     # cleaned per paragraph so the model's line breaks and lists survive
     for para in re.split(r"\n\s*\n", text):
-        para = para.replace(DISCLAIMER, "").replace(ASK_FOR_DOSE, "")
         para = _MODEL_DISCLAIMER.sub("", para)
-        para = strip_boilerplate(para).text if para.strip() else ""
-        # Never show a specific dose or schedule: the assistant has examined nobody (medchat.dosing).
-        dosing = strip_dosing(para)
-        prescribed |= bool(dosing.removed)
-        if dosing.text.strip():
-            paragraphs.append(dosing.text.strip())
+        para = _strip_boilerplate(para) if para.strip() else ""
+        if para.strip():
+            paragraphs.append(para.strip())
     if prescribed:
         paragraphs.append(ASK_FOR_DOSE)
     return "\n\n".join(paragraphs)
