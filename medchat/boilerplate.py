@@ -956,6 +956,8 @@ SELF_PRESENTATION_RES: tuple[tuple[str, re.Pattern], ...] = tuple(
          r"\bas\s+" + _ADJ + r"{0,2}" + _ROLES + r"\s*,?\s*we\b"
          r"|\bwe\s+(?:are\s+)?(?:a\s+team\s+of\s+|all\s+|both\s+)?" + _ADJ + r"{0,2}" + _ROLES + r"\b"
          r"|\bwe\s+(?:here\s+)?at\s+(?-i:[A-Z])\w+"),
+        # Regards, Dr. / Best wishes, doctor
+        ("signs as a doctor", r"^\W*" + SIGNATURE_LEADIN_PATTERN + r"\W+(?:dr|doctor|d\s?r)\b"),
         # Dermatologist here. / The expert in me says
         ("claims to be a doctor",
          r"(?:^|[.!?,:;]\s*)(?:hi|hello|hey)?\s*,?\s*(?:a\s+|your\s+)?" + _ADJ + r"{0,2}" + _ROLE + r"\s+here\b"
@@ -997,10 +999,12 @@ _CAPITALISED_NOT_A_NAME = {
     "if", "when", "or", "and", "who", "the", "a", "an", "visit", "visits", "appointment", "appointments", "office",
     "recommended", "advice", "consultation", "immediately", "now", "today", "soon", "first", "as", "for", "to",
     "about", "before", "after", "is", "are", "will", "can", "may", "should", "it", "they", "you", "we", "this",
+    "these", "those", "that", "there", "here", "what", "how", "why", "where", "in", "on", "at", "of", "with", "by",
+    "from", "your", "my", "our", "his", "her", "their", "also", "but", "so", "then", "please", "resources",
 }
 NAMED_CLINICIAN_RE = re.compile(
     # Dr. Smith, Dr Serafin, Dr.Smith, DrSudarshan, D r. Smith, Dr. A. K. Rao, dr smith
-    r"(?<![A-Za-z])(?:(?-i:D)\s?r[\s.]*(?=(?-i:[A-Z]))|dr(?:[\s.]*\.[\s.]*|\s+)(?=[A-Za-z]))(?P<name>[A-Za-z][\w'-]*\.?)"
+    r"(?<![A-Za-z-])(?:(?-i:D\s?r)[\s.]*(?=(?-i:[A-Z]))|dr(?:[\s.]*\.[\s.]*|\s+)(?=[A-Za-z]))(?P<name>[A-Za-z][\w'-]*\.?)"
     # Doctor Mehra, Prof. Jenkins, Professor Lee
     r"|(?<![A-Za-z])(?:doctor|prof\.?|professor)\s+(?P<cname>(?-i:[A-Z])[\w'-]+)"
     # Jane Doe, MD / Smith MBBS
@@ -1018,7 +1022,8 @@ def _names_a_clinician(s: str) -> str | None:
         if name is None:
             return m.group(0).strip()  # name + credential
         word = name.lower().rstrip(".,")
-        if re.match(r"[A-Z]\.", name) or (name[0].isupper() and word not in _CAPITALISED_NOT_A_NAME):
+        if re.match(r"[A-Z]\.", name) or (name[0].isupper() and word not in _CAPITALISED_NOT_A_NAME
+                                             and word not in _NOT_A_NAME_LIVE):
             return m.group(0).strip()  # "Dr. A. K. Rao", "Dr Serafin", "Doctor Mehra"
         if name[0].islower() and word not in _NOT_A_NAME_LIVE and name.lower() not in _NOT_A_NAME_LIVE:
             return m.group(0).strip()  # "dr smith"
@@ -1049,8 +1054,14 @@ def impersonation_reason(sentence: str) -> str | None:
 # streaming shows it only once it is finished.
 _OPEN_CLAIM_RE = re.compile(
     r"^\W*(?:hi|hello|hey)?\W*(?:i\s*am|i'm|im|i\s+was|i\s+have|i've|i\s+work|as\s+(?:a|an|your|the|one)|speaking|"
-    r"this\s+is|my\s+name|myself|we|you(?:'re|\s+are)\s+(?:now\s+)?(?:speaking|talking|chatting))\b"
-    r"|\b(?:our|dr|doctor|prof|professor)\W*$|\b(?:our|one\s+of\s+our)\b",
+    r"this\s+is|my\s+name|myself|we|you(?:'re|\s+are)\s+(?:now\s+)?(?:speaking|talking|chatting)|"
+    + SIGNATURE_LEADIN_PATTERN + r")\b"
+    # a half-written "Dr" / "Doctor" / "Prof" at the end: "Regards, D", "see Doct"
+    r"|(?<![A-Za-z])(?:d|dr|do|doc|doct|docto|doctor|p|pr|pro|prof|profe|profes|profess|professo|professor)\W*$"
+    r"|\b(?:our|one\s+of\s+our)\b"
+    # "Jane Doe" / "Jane Doe, M" may be followed by ", MD"
+    r"|(?-i:[A-Z][a-z]+\s+[A-Z][a-zA-Z]+)(?:,?\s*(?-i:[A-Z])\.?)?\W*$"
+    r"|\b[a-z]+\s+[a-z]+,\s*(?:m|md|m\.|m\.d|mb|mbb|mbbs|ph|phd|fr|frc)\.?\W*$",
     _I,
 )
 

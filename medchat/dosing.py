@@ -14,8 +14,9 @@ Sentences are whole sentences of `medchat.sentences` (never cut at "0.5", "e.g."
 (full-width digits, zero-width characters, look-alike letters and markdown do not hide a dose). A sentence is a
 dosing instruction when
 
-- it gives an amount in a drug unit ("500mg", "0.5 mg", "60000 IU", "10 mg/kg", "1% cream"), outside a diet
-  sentence ("less than 2,300 mg of sodium"); lab values ("180 mg/dL", "15 ng/ml") are not amounts;
+- it gives an amount in a drug unit ("500mg", "0.5 mg", "60000 IU", "10 mg/kg", "1% cream") with a medicine, a
+  dosing verb ("take 500mg") or a schedule; a diet amount ("less than 2,300 mg of sodium"), a measurement ("30
+  milligrams of albumin per gram") and lab values ("180 mg/dL", "15 ng/ml") are not doses;
 - or it names a medicine (a specific one from `safety/data/medicine_names.txt` or with a generic-name ending (`_GENERIC_ENDINGS`) such as
   -cillin, -azole, -prazole; or a class or form: antibiotic, tablet, cream, drops) AND gives another amount
   ("2 tablets", "5ml", "Dolo 650") or a schedule ("once daily", "twice a day", "3x/day", "every 8 hours", "q8h",
@@ -50,15 +51,20 @@ _DRUG_UNIT = (r"(?:m ?g|mgs|milligrams?|mil+igrams?|m ?c ?g|mcgs|micrograms?|[u�
 _OTHER_UNIT = (r"(?:g|gm|gms|grams?|m ?l|mls|millilit(?:re|er)s?|cc|tablets?|tabs?|caps?|capsules?|pills?|puffs?|"
                r"drops?|sprays?|sachets?|teaspoons?|tsps?|tablespoons?|tbsps?|spoons?|spoonfuls?|doses?|"
                r"injections?|patch(?:es)?|lozenges?|suppositor(?:y|ies)|ampoules?|vials?|units?)")
-_FORMULATION = (r"(?:cream|gel|lotion|ointment|solution|drops|spray|shampoo|wash|foam|tincture|serum|paste|"
+_FORMULATION = (r"(?:cream|gel|lotion|ointment|oint|solution|drops|spray|shampoo|wash|foam|tincture|serum|paste|"
                 r"mouthwash|strength|concentration|w/w|w/v)")
 # Lab values and blood pressure are measurements, not doses.
 LAB_VALUE_RE = re.compile(
     r"\b\d+(?:[.,]\d+)?\s*(?:mg|g|mcg|[uµ]g|ng|pg|mmol|[uµ]mol|nmol|i?u|miu|meq|cells)\s*/\s*(?:dl|l|ml|litre|liter|"
-    r"mm3|ul|24\s*h\w*|day\s+in\s+urine)\b|\b\d+\s*mm\s*hg\b|\bmmhg\b", _I)
+    r"mm3|ul|24\s*h\w*|day\s+in\s+urine)\b|\b\d+\s*mm\s*hg\b|\bmmhg\b"
+    # "30 milligrams of albumin per gram of creatinine"
+    r"|\b\d+(?:[.,]\d+)?\s*(?:mg|milligrams?|mcg|micrograms?|g|grams?)\s+(?:of\s+[a-z]+\s+)?per\s+"
+    r"(?:gram|g|litre|liter|l|dl|decilit(?:re|er)|ml|millilit(?:re|er))\b", _I)
 DRUG_AMOUNT_RE = re.compile(
     r"(?<![a-z])" + NUMBER + r"\s*-?\s*" + _DRUG_UNIT + r"(?![a-z])"
-    r"|(?<![a-z])\d+(?:\.\d+)?\s*(?:%|per\s?cent\b)\s*(?:[a-z-]+\s+){0,2}" + _FORMULATION + r"\b", _I)
+    r"|(?<![a-z])\d+(?:\.\d+)?\s*(?:%|per\s?cent\b)\s*(?:[a-z-]+\s+){0,2}" + _FORMULATION + r"\b"
+    # "tretinoin cream (0.025%)", "creams that contain urea 10-20 %"
+    r"|\b" + _FORMULATION + r"s?\W+(?:[a-z-]+\W+){0,3}\d+(?:\.\d+)?(?:\s*-\s*\d+(?:\.\d+)?)?\s*(?:%|per\s?cent\b)", _I)
 OTHER_AMOUNT_RE = re.compile(r"(?<![a-z])" + NUMBER + r"\s*-?\s*" + _OTHER_UNIT + r"(?![a-z])", _I)
 SCHEDULE_RE = re.compile(
     # once daily, twice a day, thrice weekly, 3 times a day, 3x/day, two times per day, 4 x daily
@@ -82,14 +88,15 @@ _DURATION_RE = re.compile(r"\bfor\s*(?:" + NUMBER + r"|a|one)\s*(?:(?:-|to|or)\s
                           r"(?:days?|d|weeks?|wks?|months?)\b", _I)
 _DOSING_VERB_RE = re.compile(r"\b(?:take|taking|use|apply|give|start|continue|complete|finish|put|instil|insert|"
                              r"inhale|spray|rub|chew|dissolve|swallow|rx|prescription|tab|cap|inj)\b", _I)
-ROUTINE_RE = re.compile(r"\b(?:daily|nightly|weekly|every\s+(?:day|night|morning|evening|week)|each\s+(?:day|night|"
+ROUTINE_RE = re.compile(r"\b(?:daily(?!\s+(?:life|lives|living|activit(?:y|ies)|functioning|tasks?|routines?|chores|"
+                        r"work|care|needs|diet|hygiene|exercise|walks?|stress))|nightly|weekly|every\s+(?:day|night|morning|evening|week)|each\s+(?:day|night|"
                         r"morning|evening)|at\s+bed\s?time|before\s+(?:bed|sleep)|per\s+day|a\s+day)\b", _I)
 MEDICINE_CLASS_RE = re.compile(
-    r"\b(?:tab|tabs|tablets?|caps?|capsules?|syrup|suspension|injections?|inj|ointment|cream|gel|lotion|drops|"
-    r"inhaler|pills?|medicines?|medications?|meds|drugs?|antibiotics?|antifungals?|antivirals?|antihistamines?|"
+    r"\b(?:tab|tabs|tablets?|caps?|capsules?|syrups?|suspensions?|injections?|inj|ointments?|oint|creams?|gels?|lotions?|"
+    r"drops|inhalers?|pills?|medicines?|medications?|meds|drugs?|antibiotics?|antifungals?|antivirals?|antihistamines?|"
     r"antacids?|painkillers?|pain\s+relievers?|steroids?|dose|dosage|doses|prescribed|prescription|rx|"
-    r"vitamins?|supplements?|iron|zinc|calcium|magnesium|probiotics?|sachets?|puffs?|suppositor(?:y|ies)|"
-    r"patch|lozenges?|spray|oil|tincture|ayurvedic|homeopathic|vati|churna|syp)\b", _I)
+    r"vitamins?|vit|supplements?|iron|zinc|calcium|magnesium|probiotics?|sachets?|puffs?|suppositor(?:y|ies)|"
+    r"patch|patches|lozenges?|sprays?|oil|powders?|tincture|ayurvedic|homeopathic|vati|churna|syp)\b", _I)
 _NUTRIENT_RE = re.compile(r"\b(?:sodium|salt|caffeine|sugars?|fib(?:re|er)|protein|cholesterol|fats?|carbs?|"
                           r"carbohydrates?|calories|kcal)\b", _I)
 
@@ -163,8 +170,11 @@ def _is_dosing_plain(s: str) -> bool:
         s = LAB_VALUE_RE.sub(" ", s)
     names = _specific_names(s)
     cue = bool(names) or bool(MEDICINE_CLASS_RE.search(s))
-    if has_number and DRUG_AMOUNT_RE.search(s) and (cue or not _NUTRIENT_RE.search(s)):
-        return True
+    if has_number and DRUG_AMOUNT_RE.search(s):
+        # "Take 500mg twice a day" names no medicine, but "contains 30 milligrams of albumin" is a measurement
+        if cue or (not _NUTRIENT_RE.search(s) and (_DOSING_VERB_RE.search(s) or SCHEDULE_RE.search(s)
+                                                   or ROUTINE_RE.search(s))):
+            return True
     if not cue:
         return False
     if has_number and (OTHER_AMOUNT_RE.search(s) or _named_with_number(s, names)):
@@ -184,6 +194,14 @@ def is_dosing_instruction(sentence: str) -> bool:
         return True
     joined = unspaced(s)  # "t a k e  a m o x i l  5 0 0 m g"
     return joined is not None and _is_dosing_plain(joined)
+
+
+def continues_dosing(sentence: str) -> bool:
+    """A sentence with an amount or a schedule but no medicine, which after a removed prescription is its
+    continuation ("Apply it on the face twice daily.", "Then 250 mg for four days.")."""
+    s = LAB_VALUE_RE.sub(" ", plain(folded(sentence)))
+    return bool(DRUG_AMOUNT_RE.search(s) or OTHER_AMOUNT_RE.search(s) or SCHEDULE_RE.search(s)
+                or (_DURATION_RE.search(s) and _DOSING_VERB_RE.search(s)))
 
 
 # An unfinished sentence that may still become a prescription: it names a medicine, or ends in a number or a

@@ -11,7 +11,7 @@ Matching happens on a folded copy of the text, while what is shown keeps the ori
   "ﬁ" -> "fi", "Amoxìl" -> "Amoxil", other scripts' digits -> 0-9;
 - zero-width, soft-hyphen, bidi and tag characters removed ("Dr\u200b. Smith" -> "Dr. Smith");
 - Cyrillic/Greek look-alikes mapped to Latin ("Dr. Ѕmith" -> "Dr. Smith"), curly quotes to straight ones;
-- per sentence (`plain`): markdown and HTML markup removed, whitespace collapsed.
+- per sentence (`plain`): markdown and HTML markup removed, glued words split ("dailyIt"), whitespace collapsed.
 
 `fold` keeps, for every folded character, the index of the original character it came from, so a sentence found
 in the folded text is removed from the original.
@@ -88,7 +88,13 @@ def plain(sentence: str) -> str:
     s = _LINE_MARKER.sub(" ", sentence)
     s = _MARKUP.sub(lambda m: f" {m.group(1)} " if m.group(1) else " ", s)
     s = s.replace("|", " ; ")
+    # glued words, as scraped replies have them: "twice dailyIt will", "for 30 days2." (3+ letters, so "HbA1c",
+    # "q8h", "D3" stay whole)
+    s = _GLUED.sub(" ", s)
     return re.sub(r"\s+", " ", s).strip()
+
+
+_GLUED = re.compile(r"(?<=[a-z]{3})(?=[A-Z][a-z]|\d)")
 
 
 # A run of 3+ single letters/digits separated by single spaces or dots: "a m o x i l", "D r", "5 0 0 m g".
@@ -117,6 +123,7 @@ _ABBREVIATIONS = {
 _END_PUNCT = re.compile(r"[.!?…]+(?:[\"')\]]|\*{1,2}|_{1,2})*(?=\s|$)")
 _LIST_START = re.compile(r"^[ \t]*(?:[-+*•◦▪>]|#{1,6}|\d{1,2}[.)]|[A-Za-z][.)])[ \t]")
 _TABLE_LINE = re.compile(r"^[ \t]*\|")
+_SENTENCE_END = re.compile(r"[.!?…]+(?:[\"')\]]|\*{1,2}|_{1,2})*[ \t]*$")
 _CLOSED = re.compile(r"(?:[.!?…:;]+(?:[\"')\]]|\*{1,2}|_{1,2})*|\|)[ \t]*$")
 
 
@@ -223,7 +230,8 @@ def split_units(text: str) -> list[Unit]:
                 continue
             s, e = start + a + lead, start + a + lead + len(seg)
             o_start, o_end = orig(s), (orig(e - 1) + 1 if e > s else orig(s))
-            closed = (bool(_CLOSED.search(seg)) and not _may_continue(seg)) or e < len(f.rstrip(" \t"))
+            # finished: more text follows, or it ends a sentence ("Azithromycin:" or a table row may go on)
+            closed = e < len(f.rstrip(" \t")) or (bool(_SENTENCE_END.search(seg)) and not _may_continue(seg))
             units.append(Unit(o_start, o_end, seg, closed))
     # zero-width characters dropped by folding at a unit's edge belong to no unit: harmless (whitespace-like)
     return units

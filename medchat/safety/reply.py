@@ -87,17 +87,22 @@ def filter_sentences(text: str) -> tuple[str, list[str], list[str]]:
     Amoxil 5", "I am Dr"): every prefix of a stream shows only what the full reply may show.
     """
     from medchat.boilerplate import impersonation_reason, may_become_impersonation
-    from medchat.dosing import is_dosing_instruction, may_become_dosing
+    from medchat.dosing import continues_dosing, is_dosing_instruction, may_become_dosing
     from medchat.sentences import rejoin, split_units
 
     units = split_units(text)
     keep, dosing, impersonation = [], [], []
+    previous_was_dose = False
     for unit in units:
         sentence = text[unit.start:unit.end]
-        if is_dosing_instruction(sentence):
+        # "Apply it on the face twice daily." right after a removed prescription continues it
+        if is_dosing_instruction(sentence) or (previous_was_dose and continues_dosing(sentence)):
             dosing.append(sentence)
             keep.append(False)
-        elif reason := impersonation_reason(sentence):
+            previous_was_dose = True
+            continue
+        previous_was_dose = False
+        if reason := impersonation_reason(sentence):
             impersonation.append(reason)
             keep.append(False)
         elif not unit.closed and (may_become_dosing(sentence) or may_become_impersonation(sentence)):
