@@ -1008,8 +1008,10 @@ NAMED_CLINICIAN_RE = re.compile(
     # Doctor Mehra, Prof. Jenkins, Professor Lee
     r"|(?<![A-Za-z])(?:doctor|prof\.?|professor)\s+(?P<cname>(?-i:[A-Z])[\w'-]+)"
     # Jane Doe, MD / Smith MBBS
-    r"|(?-i:\b[A-Z][a-z]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][a-z'-]+){0,2}),?\s+(?-i:M\.?D|MBBS|FRCS|FRCP|MRCP|DNB|DDVL|PhD|"
-    r"RN|DNP|PA-C|DDS|DMD|DPM|PharmD|FACP|FAAD|FACS|FRACP)(?![A-Za-z])"
+    # (not "DMD", Duchenne muscular dystrophy; a single word before a credential only with a comma)
+    r"|(?-i:\b[A-Z][a-z]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][a-z'-]+){1,2}),?\s+(?-i:M\.?D|MBBS|FRCS|FRCP|MRCP|DNB|DDVL|PhD|"
+    r"DNP|PA-C|DDS|DPM|PharmD|FACP|FAAD|FACS|FRACP)(?![A-Za-z])"
+    r"|(?-i:\b[A-Z][a-z]+),\s+(?-i:M\.?D|MBBS|FRCS|FRCP|MRCP|DNB|DDVL|PhD|RN|DNP|PA-C|DDS|DPM|PharmD)(?![A-Za-z])"
     # any case with a comma: "JANe DOE, Md"
     r"|\b[a-z]+(?:\s+[a-z]\.)?(?:\s+[a-z'-]+){0,2},\s*(?:m\.d\.?|md|mbbs|frcs|frcp|mrcp|phd)(?![a-z])",
     _I,

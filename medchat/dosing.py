@@ -43,9 +43,9 @@ MEDICINE_NAMES_FILE = Path(__file__).resolve().parent / "safety" / "data" / "med
 _I = re.IGNORECASE
 _NUM_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
              r"sixty|hundred|thousand|half|quarter)")
-# "500", "0.5", "5 0 0", "1,000", "875/125", "1/2", "five hundred", "half a", "a couple of"
+# "500", "0.5", "5 0 0", "1,000", "875/125", "1/2", "five hundred", "half a" (not "a few": "a few drops of urine")
 NUMBER = (r"(?:\d(?:[ ]?[\d.,/])*\d|\d|" + _NUM_WORD + r"(?:[\s-]+(?:" + _NUM_WORD[3:-1] + r"|and))*(?:\s+an?)?"
-          r"|a\s+couple\s+of|a\s+few)")
+          r")")
 _DRUG_UNIT = (r"(?:m ?g|mgs|milligrams?|mil+igrams?|m ?c ?g|mcgs|micrograms?|[uµ]g|i\.?u\.?|international\s+units?|"
               r"units?\s+of\s+insulin|meq)")
 _OTHER_UNIT = (r"(?:g|gm|gms|grams?|m ?l|mls|millilit(?:re|er)s?|cc|tablets?|tabs?|caps?|capsules?|pills?|puffs?|"
@@ -64,7 +64,8 @@ DRUG_AMOUNT_RE = re.compile(
     r"(?<![a-z])" + NUMBER + r"\s*-?\s*" + _DRUG_UNIT + r"(?![a-z])"
     r"|(?<![a-z])\d+(?:\.\d+)?\s*(?:%|per\s?cent\b)\s*(?:[a-z-]+\s+){0,2}" + _FORMULATION + r"\b"
     # "tretinoin cream (0.025%)", "creams that contain urea 10-20 %"
-    r"|\b" + _FORMULATION + r"s?\W+(?:[a-z-]+\W+){0,3}\d+(?:\.\d+)?(?:\s*-\s*\d+(?:\.\d+)?)?\s*(?:%|per\s?cent\b)", _I)
+    r"|\b(?:cream|gel|lotion|ointment|oint|solution|shampoo|spray|foam|serum|tincture|paste|mouthwash)s?\W+"
+    r"(?:[a-z-]+\W+){0,3}\d+(?:\.\d+)?(?:\s*-\s*\d+(?:\.\d+)?)?\s*(?:%|per\s?cent\b)", _I)
 OTHER_AMOUNT_RE = re.compile(r"(?<![a-z])" + NUMBER + r"\s*-?\s*" + _OTHER_UNIT + r"(?![a-z])", _I)
 SCHEDULE_RE = re.compile(
     # once daily, twice a day, thrice weekly, 3 times a day, 3x/day, two times per day, 4 x daily
@@ -80,7 +81,8 @@ SCHEDULE_RE = re.compile(
     r"|\bx\s?\d+\s?(?:days?|d|weeks?|wks?|months?)\b"  # x 7 days, x7days, x3d
     r"|\b" + NUMBER + r"\s*-?\s*(?:days?|weeks?)\s+course\b|\bcourse\s+of\s+" + NUMBER + r"\s*(?:days?|weeks?)\b"
     r"|\b(?:daily|nightly)\s+for\s+" + NUMBER + r"\s*(?:days?|weeks?|months?)\b"
-    r"|\bon\s+alternate\s+days\b|\bon\s+day\s+\d\b",
+    r"|\bon\s+alternate\s+days\b|\bon\s+day\s+\d\b"
+    r"|\b(?:\d+|one|two|three|four|five|six)\s+(?:a|per|/)\s*day\b",  # "2 a day" ("for a day or two" is not)
     _I,
 )
 # "for 7 days" is a schedule when the sentence tells someone to take / use something
@@ -90,7 +92,7 @@ _DOSING_VERB_RE = re.compile(r"\b(?:take|taking|use|apply|give|start|continue|co
                              r"inhale|spray|rub|chew|dissolve|swallow|rx|prescription|tab|cap|inj)\b", _I)
 ROUTINE_RE = re.compile(r"\b(?:daily(?!\s+(?:life|lives|living|activit(?:y|ies)|functioning|tasks?|routines?|chores|"
                         r"work|care|needs|diet|hygiene|exercise|walks?|stress))|nightly|weekly|every\s+(?:day|night|morning|evening|week)|each\s+(?:day|night|"
-                        r"morning|evening)|at\s+bed\s?time|before\s+(?:bed|sleep)|per\s+day|a\s+day)\b", _I)
+                        r"morning|evening)|at\s+bed\s?time|before\s+(?:bed|sleep))\b", _I)
 MEDICINE_CLASS_RE = re.compile(
     r"\b(?:tab|tabs|tablets?|caps?|capsules?|syrups?|suspensions?|injections?|inj|ointments?|oint|creams?|gels?|lotions?|"
     r"drops|inhalers?|pills?|medicines?|medications?|meds|drugs?|antibiotics?|antifungals?|antivirals?|antihistamines?|"
@@ -105,7 +107,7 @@ _GENERIC_ENDINGS = (
     "azole", "mycin", "micin", "cillin", "cilline", "floxacin", "prazole", "tidine", "olol", "sartan", "statin",
     "cycline", "olone", "asone", "isone", "sone", "cort", "izine", "adine", "profen", "fenac", "oxetine", "pramine",
     "triptyline", "traline", "alopram", "faxine", "azepam", "azolam", "gabalin", "codone", "afil", "afine",
-    "ciclovir", "cyclovir", "mectin", "oquine", "osin", "caine", "parin", "glutide", "gliflozin", "gliptin",
+    "ciclovir", "cyclovir", "mectin", "oquine", "caine", "parin", "glutide", "gliflozin", "gliptin",
     "glitazone", "triptan", "trigine", "racetam", "azepine", "lukast", "setron", "terol", "dipine", "grel", "xaban",
     "thiazide", "semide", "tretinoin", "oxidil", "asteride", "dronate", "tinib", "zumab", "ximab", "mumab",
 )
@@ -161,7 +163,17 @@ def _named_with_number(s: str, names: list[str]) -> bool:
     return False
 
 
-_HAS_NUMBER_RE = re.compile(r"\d|\b" + _NUM_WORD + r"\b|\ba\s+(?:couple|few)\b", _I)
+_HAS_NUMBER_RE = re.compile(r"\d|\b" + _NUM_WORD + r"\b", _I)
+
+
+def _other_amount(s: str, names: list[str]) -> bool:
+    """ "2 tablets of the antibiotic", "5ml of Calpol", "take 2 tablets": an amount with a medicine named outside it
+    or a dosing verb ("RotaTeq is given in three doses" is vaccine information, not an instruction)."""
+    for m in OTHER_AMOUNT_RE.finditer(s):
+        rest = s[: m.start()] + " " + s[m.end():]
+        if names or MEDICINE_CLASS_RE.search(rest) or _DOSING_VERB_RE.search(rest):
+            return True
+    return False
 
 
 def _is_dosing_plain(s: str) -> bool:
@@ -177,7 +189,7 @@ def _is_dosing_plain(s: str) -> bool:
             return True
     if not cue:
         return False
-    if has_number and (OTHER_AMOUNT_RE.search(s) or _named_with_number(s, names)):
+    if has_number and (_named_with_number(s, names) or _other_amount(s, names)):
         return True
     if SCHEDULE_RE.search(s):
         return True

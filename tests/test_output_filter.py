@@ -170,7 +170,7 @@ def test_no_prefix_of_a_stream_shows_what_the_full_reply_removes(model_text, ban
     user = "I have a rash"
     t = triage(user)
     for i in range(len(model_text) + 1):
-        out = finalize_reply(user, model_text[:i], t)
+        out = finalize_reply(user, model_text[:i], t, streaming=True)
         assert out.endswith(DISCLAIMER) and out.count(DISCLAIMER) == 1
         low = folded(out).lower()
         assert not [w for w in banned if w in low], (model_text[:i], out)
@@ -178,7 +178,10 @@ def test_no_prefix_of_a_stream_shows_what_the_full_reply_removes(model_text, ban
 
 
 def test_a_finished_reply_without_a_final_full_stop_keeps_its_last_sentence():
-    assert finalize_reply("hi", "Rest well. Drink plenty of water") == "Rest well. Drink plenty of water\n\n" + DISCLAIMER
+    text = "Rest well. Paracetamol can help with the pain"
+    assert finalize_reply("hi", text) == text + "\n\n" + DISCLAIMER
+    # while streaming the same words may still become "Paracetamol can help with the pain at 500 mg": held back
+    assert finalize_reply("hi", text, streaming=True) == "Rest well.\n\n" + DISCLAIMER
 
 
 # -----------------------------------------------------------------------------------------------

@@ -79,12 +79,13 @@ _MODEL_DISCLAIMER = re.compile(
 _LEAD_IN = re.compile(r"^(?:#{1,6}\s.*|\*\*[^*]+\*\*|__[^_]+__|.*:\W*)$")
 
 
-def filter_sentences(text: str) -> tuple[str, list[str], list[str]]:
+def filter_sentences(text: str, streaming: bool = False) -> tuple[str, list[str], list[str]]:
     """Remove the whole sentences that prescribe or impersonate: (text, dosing sentences, impersonation reasons).
 
-    Sentences come from `medchat.sentences` (never cut at "0.5", "e.g." or "Dr."), so nothing is left half. The
-    unfinished last sentence of a streamed reply is held back while it may still become a dose or a claim ("Take
-    Amoxil 5", "I am Dr"): every prefix of a stream shows only what the full reply may show.
+    Sentences come from `medchat.sentences` (never cut at "0.5", "e.g." or "Dr."), so nothing is left half. With
+    `streaming` (the text is a prefix of a reply still being generated) the unfinished last sentence is held back
+    while it may still become a dose or a claim ("Take Amoxil 5", "I am Dr"), so no prefix of a stream shows what
+    the full reply removes.
     """
     from medchat.boilerplate import impersonation_reason, may_become_impersonation
     from medchat.dosing import continues_dosing, is_dosing_instruction, may_become_dosing
@@ -105,7 +106,7 @@ def filter_sentences(text: str) -> tuple[str, list[str], list[str]]:
         if reason := impersonation_reason(sentence):
             impersonation.append(reason)
             keep.append(False)
-        elif not unit.closed and (may_become_dosing(sentence) or may_become_impersonation(sentence)):
+        elif streaming and not unit.closed and (may_become_dosing(sentence) or may_become_impersonation(sentence)):
             keep.append(False)  # held back: not shown until the sentence ends
         else:
             keep.append(True)
@@ -135,7 +136,7 @@ def _strip_boilerplate(paragraph: str) -> str:
     return strip_boilerplate(paragraph).text
 
 
-def _clean_body(model_text: str) -> str:
+def _clean_body(model_text: str, streaming: bool = False) -> str:
     text = clean_model_output(model_text)
     if not text:
         return ""
@@ -145,7 +146,7 @@ def _clean_body(model_text: str) -> str:
     # Whole sentences first: a dose or a claim goes with its sentence (strip_boilerplate would cut a claim out of
     # its sentence and keep the rest, "I am Dr. Smith, a licensed physician." -> "A licensed physician.").
     # Never show a specific dose or schedule: the assistant has examined nobody (medchat.dosing).
-    text, prescribed, _ = filter_sentences(text)
+    text, prescribed, _ = filter_sentences(text, streaming)
     paragraphs = []
     # cleaned per paragraph so the model's line breaks and lists survive
     for para in re.split(r"\n\s*\n", text):
@@ -158,12 +159,16 @@ def _clean_body(model_text: str) -> str:
     return "\n\n".join(paragraphs)
 
 
-def finalize_reply(user_text: str, model_text: str, triage_result: Triage | None = None) -> str:
+def finalize_reply(user_text: str, model_text: str, triage_result: Triage | None = None, *,
+                   streaming: bool = False) -> str:
     """The text the app shows: triage guidance, the cleaned model text, the disclaimer (once, last).
 
     Prefix-consistent: for every prefix of a streamed reply the layout is the same, so the app
     calls this on each chunk. `triage_result` saves re-triaging the same message per chunk.
+    `streaming=True` says `model_text` is an unfinished prefix: its last sentence is held back
+    while it may still become a dose or a claim ("Take Amoxil 5", "I am Dr"); call once more
+    without it when the stream ends, so a last sentence without a full stop is shown.
     """
     t = triage_result if triage_result is not None else triage(user_text or "")
-    parts = [t.guidance.strip(), _clean_body(model_text), DISCLAIMER]
+    parts = [t.guidance.strip(), _clean_body(model_text, streaming), DISCLAIMER]
     return "\n\n".join(p for p in parts if p)
