@@ -212,3 +212,10 @@ def push_adapter(folder: Path, repo_id: str, private: bool = False, api: HfApi |
         commit_message="Upload medchat adapter",
     )
     return getattr(commit, "commit_url", None) or f"https://huggingface.co/{repo_id}"
+
+
+def system_prompt_of(adapter: str | Path | None) -> str | None:
+    """The system prompt an adapter was trained with (from its recipe.yaml), for serving it the same way; None when
+    there is no adapter or it has no recipe. An empty string is a real answer: trained without a system message."""
+    recipe = load_recipe(adapter) if adapter else None
+    return recipe.get("system_prompt") if recipe else None

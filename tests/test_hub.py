@@ -72,13 +72,14 @@ def test_card_shows_the_recipe_without_its_comment_header():
 def test_load_recipe_from_a_folder_and_from_the_hub_cache_offline(tmp_path, monkeypatch):
     """The Hub path is the real `hf_hub_download`, answered offline from a cache laid out as the Hub client
     writes it (models--OWNER--NAME/refs/main + snapshots/COMMIT/FILE)."""
-    from medchat.hub import RECIPE_FILENAME, load_recipe
+    from medchat.hub import RECIPE_FILENAME, load_recipe, system_prompt_of
 
     folder = tmp_path / "adapter"
     folder.mkdir()
     assert load_recipe(folder) is None  # trained before recipes: callers keep their defaults
     (folder / RECIPE_FILENAME).write_text("# comment\nsystem_prompt: Be careful.\neval_max_rows: 500\n")
     assert load_recipe(folder) == {"system_prompt": "Be careful.", "eval_max_rows": 500}
+    assert system_prompt_of(folder) == "Be careful." and system_prompt_of(None) is None
 
     cache = tmp_path / "hub"
     commit = "0123456789abcdef0123456789abcdef01234567"
@@ -92,3 +93,14 @@ def test_load_recipe_from_a_folder_and_from_the_hub_cache_offline(tmp_path, monk
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(cache))
     assert load_recipe("alice/medchat") == {"system_prompt": "From the Hub."}
     assert load_recipe("bob/not-cached") is None  # offline and not cached: no recipe, no crash
+
+
+def test_the_shipped_adapter_carries_the_system_prompt_it_was_trained_with():
+    from medchat.data import DEFAULT_SYSTEM_PROMPT, DataRecipe
+    from medchat.hub import load_recipe, system_prompt_of
+    from medchat.modeling import SHIPPED_ADAPTER
+
+    recipe = load_recipe(SHIPPED_ADAPTER)
+    assert system_prompt_of(SHIPPED_ADAPTER) == DEFAULT_SYSTEM_PROMPT
+    assert set(DataRecipe.__dataclass_fields__) <= set(recipe)  # every data field, for the held-out split
+    assert (recipe["eval_fraction"], recipe["eval_max_rows"], recipe["split_seed"]) == (0.1, None, 42)
