@@ -16,6 +16,7 @@ the tab needs Hugging Face sign-in or the access code unless the operator sets `
 import argparse
 import hmac
 import html
+import importlib.util
 import logging
 import os
 import re
@@ -137,6 +138,11 @@ class ReviewAccess:
         """``check`` and return the reviewer identity (the HF username when sign-in is required)."""
         username = self.check(code, profile)
         return ReviewStore.normalize_reviewer(username or name)
+
+
+def oauth_available() -> bool:
+    """Whether Gradio's "Sign in with Hugging Face" can start here (the `gradio[oauth]` extra is installed)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("authlib", "itsdangerous"))
 
 
 class SampleRefused(Exception):
@@ -391,9 +397,15 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     # ---- layout, top to bottom --------------------------------------------------------------
     gr.Markdown("## Blind A/B review\nCompare two anonymous replies to the same patient message. "
                 "Which model wrote which reply is hidden and differs from item to item.")
-    c["access_info"] = gr.Markdown(access.describe())
+    info = access.describe()
+    if access.requires_login and access.on_space and not oauth_available():
+        # without gradio[oauth] a LoginButton would stop the whole app at launch; review stays locked instead
+        info = ("Review is locked: Hugging Face sign-in needs `gradio[oauth]` on this Space "
+                "(or set MEDCHAT_REVIEW_CODE).")
+        logger.warning("%s", info)
+    c["access_info"] = gr.Markdown(info)
     with gr.Row(equal_height=False):
-        if access.requires_login and access.on_space:
+        if access.requires_login and access.on_space and oauth_available():
             # Only on a Space: elsewhere Gradio's mocked sign-in needs a local HF login and would break the app.
             c["login"] = gr.LoginButton(scale=0, min_width=220)
         c["reviewer"] = gr.Textbox(
@@ -411,7 +423,8 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
                 label="Samples file (the configured one, or a name in the samples folder)",
                 value=sources.default_file.name if sources.default_file else "", scale=3, max_length=255,
                 elem_id="review-samples-path")
-            c["samples_upload"] = gr.File(label=f"…or upload a samples.jsonl (at most {sources.max_bytes / 2**20:g} MB)", file_types=[".jsonl"],
+            c["samples_upload"] = gr.File(label=f"…or upload a samples.jsonl (at most {sources.max_bytes / 2**20:g} MB)",
+                                          file_types=[".jsonl"],
                                           type="filepath", scale=2, height=90)
         c["load"] = gr.Button("Load samples", size="sm", elem_id="review-load")
         c["load_status"] = gr.Markdown(md_escape(load_message), elem_id="review-load-status")

@@ -99,10 +99,12 @@ def save_adapter_atomically(model, tokenizer, target: Path, extra_files: dict[st
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-tmp-", dir=target.parent))
     try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; the adapter folder is as readable as its files (0644)
+        # mkdtemp makes it 0700; give it the mode of any folder mkdir makes (0755 under umask 022), as its files
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         model.save_pretrained(tmp)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
     except BaseException:
@@ -122,7 +124,8 @@ def save_adapter_atomically(model, tokenizer, target: Path, extra_files: dict[st
 # Never written into recipe.yaml: it is uploaded with the adapter and shown in its model card.
 SECRET_FIELDS = frozenset({"hub_token"})
 # How this run was launched, not what made the adapter (a rerun from recipe.yaml must not resume or push).
-RUN_ONLY_FIELDS = frozenset({"resume", "push_to_hub", "hub_private"})
+# include_num_input_tokens_seen: run_training sets it itself (and its "non_padding" does not parse back as a flag).
+RUN_ONLY_FIELDS = frozenset({"resume", "push_to_hub", "hub_private", "include_num_input_tokens_seen"})
 # SFTConfig fields always written, default or not: the optimisation a reader looks for first.
 KEY_TRAINING_FIELDS = (
     "output_dir", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",

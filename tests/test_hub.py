@@ -47,7 +47,8 @@ def test_push_uploads_only_the_adapter_files(tmp_path):
     folder = tmp_path / "adapter"
     (folder / "eval").mkdir(parents=True)
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "chat_template.jinja", "README.md", "recipe.yaml", "run_summary.json", "loss_curve.png", "eval/metrics.json",
+                 "chat_template.jinja", "README.md", "recipe.yaml", "run_summary.json", "loss_curve.png",
+                 "eval/metrics.json",
                  "eval/report.md", "eval/nll_per_item.png", "eval/samples.jsonl", "optimizer.pt", "notes.txt"):
         (folder / name).write_text("x")
     api = RecordingApi()

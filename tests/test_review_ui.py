@@ -134,6 +134,7 @@ def test_tab_builds_in_each_access_mode(store, monkeypatch):
         assert not demo.expects_oauth
     # on a Space with an allow-list: a LoginButton (OAuth routes are Gradio's business; stubbed here)
     monkeypatch.setattr("gradio.routes.attach_oauth", lambda app: None)
+    monkeypatch.setattr("medchat.review_ui.oauth_available", lambda: True)
     with gr.Blocks() as demo:
         tab = build_review_tab(store, None, ReviewAccess(reviewers=frozenset({"alice"}), on_space=True))
     assert isinstance(tab.components["login"], gr.LoginButton) and demo.expects_oauth

@@ -66,7 +66,8 @@ def test_smoke_recipe_trains_and_writes_every_artifact(tmp_path, monkeypatch):
     assert "library_name: peft" in card and "reference_nll" in card
     assert "## Recipe" in card and "eval_max_rows: 2" in card and "min_reply_words: 10" in card
     assert not list(adapter.parent.glob(".adapter-tmp-*"))  # the atomic save left no temporary folder
-    assert adapter.stat().st_mode & 0o777 == 0o755 == (adapter / "eval").stat().st_mode & 0o777
+    modes = {folder.stat().st_mode & 0o777 for folder in (adapter.parent, adapter, adapter / "eval")}
+    assert modes == {0o777 & ~_umask()}, modes  # 0755 under umask 022, as every other folder (mkdtemp made 0700)
     assert not (adapter.parent / "README.md").exists()  # no TRL card saying "fine-tuned version of [None]"
 
     # the recipe: resolved, secret-free, and a config `python -m train` reads back
@@ -89,6 +90,14 @@ def test_smoke_recipe_trains_and_writes_every_artifact(tmp_path, monkeypatch):
     # what the evaluation did before recipes (fraction only, no cap): it scored rows the adapter was trained on
     old_way = load_items("examples/sample_conversations.jsonl", None, eval_fraction=0.25)
     assert any(normalize_patient_text(item["user_text"]) in text for item in old_way for text in trained_texts)
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch, tiny_model_dir):
