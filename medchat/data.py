@@ -16,15 +16,20 @@ Sources and column mapping (column names are case-insensitive; extra columns are
   diagnose X ?", ...) are rewritten into patient-style messages ("Can you explain what X is?"),
   phrasing chosen per row by a hash so the set is varied but deterministic.
 
-Local files: ``.jsonl``/``.jsonl.gz`` (row = line number), ``.json`` (a list of objects, or JSON
-lines), ``.csv`` (row = record number after the header), ``.parquet``. Anything else that is
-not an existing path is treated as a Hub id and read with ``datasets.load_dataset(id,
+Local files: ``.jsonl``/``.json`` (JSON lines, a list of objects), ``.csv``, ``.parquet``, each also
+``.gz``, read with ``datasets.load_dataset("json" | "csv" | "parquet", data_files=PATH)``; rows are
+numbered as an editor shows them (JSON lines: the line number; CSV: the record after the header).
+When Arrow refuses a JSON file as a whole (an invalid line, a ``{"data": [...]}`` document), it is
+read line by line here, to name every bad line and keep the rest. Anything else that is not an
+existing path is treated as a Hub id and read with ``datasets.load_dataset(id,
 split=recipe.dataset_split)``.
 
 Validation: a missing / empty / non-text field, an unknown role, or messages that do not end
-with an assistant turn raise `DataValidationError` naming the file, the 1-based row and the
-field. With ``skip_bad_rows`` such rows are skipped and counted (``bad_rows_skipped`` and
-``bad_row_reasons`` in the report); nothing else is lost.
+with an assistant turn make the row bad. Every bad row of a source is reported at once in one
+`BadRowsError` (a `DataValidationError`) naming the file, then per problem the field and the
+1-based row numbers. With ``skip_bad_rows`` such rows are skipped and counted (``bad_rows_skipped``,
+``bad_row_reasons``) and listed by number (``bad_row_numbers``) in the report; nothing else is lost.
+A file-wide problem (no supported columns, unsupported type) cannot be skipped and says so.
 
 Cleaning, in this order, every drop counted under ``dropped`` in the report:
 
@@ -56,10 +61,10 @@ hashes, so the choice is deterministic). Mix rows whose patient text is in eval 
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,8 +74,12 @@ from medchat.answer_checks import looks_truncated
 from medchat.boilerplate import impersonation_findings, normalize_spacing, strip_boilerplate
 from medchat.dosing import strip_dosing
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "DataRecipe",
+    "BadRowsError",
+    "DataSourceNotFound",
     "DataValidationError",
     "Splits",
     "build_splits",
@@ -98,7 +107,9 @@ LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv", ".csv.gz",
 USER_COLUMNS = ("patient", "input", "prompt")
 ASSISTANT_COLUMNS = ("doctor", "output", "response")
 CONTEXT_COLUMNS = ("description", "context")
-SKIP_HINT = "fix the row or pass --skip_bad_rows to skip bad rows (they are counted in the report)"
+SKIP_HINT = "fix these rows, or pass --skip_bad_rows to skip them (their numbers are listed in the report)"
+# Row numbers listed per problem in one error message; the report (with --skip_bad_rows) lists them all.
+MAX_ROWS_LISTED = 1000
 
 
 @dataclass
@@ -150,21 +161,61 @@ class DataRecipe:
 
 
 class DataValidationError(ValueError):
-    """A row that cannot become a conversation. Carries file, 1-based row and field."""
+    """Data that cannot become conversations: one row (file, 1-based row, field) or the whole file (row None).
 
-    def __init__(self, file: str, row: int | None, field_name: str | None, problem: str):
+    ``fixable_by_skipping`` says whether ``--skip_bad_rows`` would help: it does for a bad row, not for a file
+    with the wrong columns or type.
+    """
+
+    def __init__(self, file: str, row: int | None, field_name: str | None, problem: str,
+                 fixable_by_skipping: bool | None = None):
         self.file, self.row, self.field, self.problem = file, row, field_name, problem
+        self.fixable_by_skipping = row is not None if fixable_by_skipping is None else fixable_by_skipping
         where = f"{file}"
         if row is not None:
             where += f": row {row}"
         if field_name:
             where += f": field '{field_name}'"
-        super().__init__(f"{where}: {problem}; {SKIP_HINT}")
+        super().__init__(f"{where}: {problem}" + (f"; {SKIP_HINT}" if self.fixable_by_skipping else ""))
 
     @property
     def reason(self) -> str:
         """The problem without the row number, for counting in the report."""
         return f"field '{self.field}': {self.problem}" if self.field else self.problem
+
+
+class BadRowsError(DataValidationError):
+    """Every bad row of a source in one message, grouped by problem: "field 'Doctor': empty: rows 2, 9"."""
+
+    def __init__(self, file: str, errors: list[DataValidationError]):
+        self.errors = errors
+        by_reason = _rows_by_reason(errors)
+        lines = [f"{file}: {len(errors)} bad row{'s' if len(errors) != 1 else ''}:"]
+        for reason, rows in by_reason.items():
+            listed = ", ".join(map(str, rows[:MAX_ROWS_LISTED]))
+            more = f" and {len(rows) - MAX_ROWS_LISTED} more" if len(rows) > MAX_ROWS_LISTED else ""
+            lines.append(f"  {reason}: row{'s' if len(rows) != 1 else ''} {listed}{more}")
+        lines.append(SKIP_HINT[0].upper() + SKIP_HINT[1:] + ".")
+        first = errors[0]
+        self.file, self.row, self.field, self.problem = file, first.row, first.field, first.problem
+        self.fixable_by_skipping = True
+        ValueError.__init__(self, "\n".join(lines))
+
+
+class DataSourceNotFound(DataValidationError, FileNotFoundError):
+    """A local data file that does not exist (and does not look like a Hub id)."""
+
+    def __init__(self, message: str):
+        self.file, self.row, self.field, self.problem = None, None, None, message
+        self.fixable_by_skipping = False
+        ValueError.__init__(self, message)
+
+
+def _rows_by_reason(errors: list[DataValidationError]) -> dict[str, list[int]]:
+    by_reason: dict[str, list[int]] = {}
+    for e in errors:
+        by_reason.setdefault(e.reason, []).append(e.row)
+    return by_reason
 
 
 @dataclass
@@ -324,11 +375,21 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
+def _builder(path: Path, label: str) -> str:
+    """The `datasets` packaged loader of a local file: json, csv or parquet (`.gz` is decompressed by it)."""
+    name = path.name.lower().removesuffix(".gz")
+    for suffix, builder in ((".jsonl", "json"), (".json", "json"), (".csv", "csv"), (".parquet", "parquet")):
+        if name.endswith(suffix):
+            return builder
+    raise DataValidationError(label, None, None, f"unsupported file type (use one of {', '.join(LOCAL_SUFFIXES)})",
+                              fixable_by_skipping=False)
+
+
 def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> tuple[str, list[tuple[int, Any]]]:
     """Return (label for messages, [(1-based row, dict | DataValidationError)])."""
-    if not _is_local(source):
-        import datasets
+    import datasets
 
+    if not _is_local(source):
         label = f"{source} (split {split})"
         log(f"[medchat.data] loading Hub dataset {label}")
         ds = datasets.load_dataset(source, split=split)
@@ -339,11 +400,40 @@ def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> 
     path = Path(source)
     label = str(source)
     if not path.exists():
-        raise FileNotFoundError(f"{source}: no such data file (expected a Hub id or an existing local file)")
-    name = path.name.lower()
+        raise DataSourceNotFound(f"{source}: no such data file (expected a Hub id or an existing local file)")
+    builder = _builder(path, label)
+    try:
+        ds = datasets.load_dataset(builder, data_files=str(path), split="train")
+    except (datasets.exceptions.DatasetGenerationError, ValueError) as exc:  # ArrowInvalid is a ValueError
+        if builder != "json":
+            raise DataValidationError(label, None, None, f"not a readable {builder} file ({exc.__cause__ or exc})",
+                                      fixable_by_skipping=False) from None
+        # Arrow refuses a JSON file as a whole (an invalid line, a {"data": [...]} document): read it here to name
+        # every bad line and keep the good ones.
+        return label, _read_json_by_hand(path, label, max_rows)
+    if max_rows is not None:
+        ds = ds.select(range(min(max_rows, len(ds))))
+    # Arrow skips blank lines of JSON lines: number rows by their line, as an editor shows them
+    numbers = _json_line_numbers(path) if builder == "json" else None
+    return label, [(numbers[i] if numbers else i + 1, row) for i, row in enumerate(ds)]
+
+
+def _json_line_numbers(path: Path) -> list[int] | None:
+    """Line number of each record of a JSON lines file; None for a JSON document (rows are list positions)."""
+    numbers = []
+    with _open_text(path) as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.strip():
+                if not numbers and line.lstrip().startswith("["):
+                    return None
+                numbers.append(lineno)
+    return numbers
+
+
+def _read_json_by_hand(path: Path, label: str, max_rows: int | None) -> list[tuple[int, Any]]:
     rows: list[tuple[int, Any]] = []
-    doc = _json_document(path) if name.endswith((".json", ".json.gz")) else None
-    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")) and doc is None:
+    doc = _json_document(path) if path.name.lower().endswith((".json", ".json.gz")) else None
+    if doc is None:
         with _open_text(path) as f:
             for lineno, line in enumerate(f, start=1):
                 if not line.strip():
@@ -356,37 +446,18 @@ def _read_rows(source: str, split: str, max_rows: int | None, log: Callable) -> 
                     rows.append((lineno, DataValidationError(label, lineno, None, f"invalid JSON ({e.msg})")))
                     continue
                 rows.append((lineno, obj))
-    elif doc is not None:
-        if isinstance(doc, dict):  # {"data": [...]} / {"train": [...]}
-            lists = [v for v in doc.values() if isinstance(v, list)]
-            if len(lists) != 1:
-                raise DataValidationError(label, None, None, "a .json file must hold a list of objects")
-            doc = lists[0]
-        rows = [(i + 1, obj) for i, obj in enumerate(doc[: max_rows if max_rows is not None else None])]
-    elif name.endswith((".csv", ".csv.gz")):
-        with _open_text(path) as f:
-            reader = csv.DictReader(f)
-            for i, obj in enumerate(reader, start=1):
-                if max_rows is not None and len(rows) >= max_rows:
-                    break
-                # DictReader puts surplus cells under None; drop them (extra columns are ignored)
-                obj.pop(None, None)
-                rows.append((i, obj))
-    elif name.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        if max_rows is not None:
-            table = table.slice(0, max_rows)
-        rows = [(i + 1, obj) for i, obj in enumerate(table.to_pylist())]
-    else:
-        raise DataValidationError(label, None, None, f"unsupported file type (use one of {', '.join(LOCAL_SUFFIXES)})")
-    return label, rows
+        return rows
+    if isinstance(doc, dict):  # {"data": [...]} / {"train": [...]}
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise DataValidationError(label, None, None, "a .json file must hold a list of objects",
+                                      fixable_by_skipping=False)
+        doc = lists[0]
+    return [(i + 1, obj) for i, obj in enumerate(doc[: max_rows if max_rows is not None else None])]
 
 
 def _json_document(path: Path) -> Any:
-    """The parsed document of a .json file that starts with '[' or '{' and parses whole; None for JSON lines.
-    A file starting with '[' must parse (its JSONDecodeError propagates)."""
+    """The parsed document of a .json file that starts with '[' or '{' and parses whole; None for JSON lines."""
     with _open_text(path) as f:
         head = f.read(1 << 16).lstrip()
     if not head.startswith(("[", "{")):
@@ -394,9 +465,10 @@ def _json_document(path: Path) -> Any:
     try:
         with _open_text(path) as f:
             return json.load(f)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as e:
         if head.startswith("["):
-            raise
+            raise DataValidationError(str(path), None, None, f"invalid JSON document ({e.msg}, line {e.lineno})",
+                                      fixable_by_skipping=False) from None
         return None
 
 
@@ -421,6 +493,7 @@ def _detect_format(rows: list[tuple[int, Any]], label: str) -> tuple[str, dict[s
         None,
         None,
         f"no supported columns (need Patient+Doctor[+Description], question+answer, or messages; found: {found})",
+        fixable_by_skipping=False,  # every row has the wrong columns: rename them, skipping would skip all
     )
 
 
@@ -440,8 +513,8 @@ def _text_field(obj: dict, lower_name: str, label: str, row: int, display: str, 
             raise DataValidationError(label, row, name, "missing")
         return ""
     if value is None or (isinstance(value, float) and value != value):  # None / NaN
-        if required:
-            raise DataValidationError(label, row, name, "empty (null)")
+        if required:  # Arrow gives every row every column: a key absent from one row reads as null
+            raise DataValidationError(label, row, name, "missing or empty (null)")
         return ""
     if not isinstance(value, str):
         raise DataValidationError(label, row, name, f"expected text, got {type(value).__name__}")
@@ -532,28 +605,32 @@ def _messages_conv(obj: dict, label: str, row: int, source_label: str) -> _Conv:
 
 
 def load_conversations(
-    source: str, recipe: DataRecipe, *, max_rows: int | None = None, log: Callable = print
+    source: str, recipe: DataRecipe, *, max_rows: int | None = None, log: Callable = logger.info
 ) -> tuple[list[_Conv], dict]:
     """Read and validate one source. Returns (conversations, partial report)."""
     label, rows = _read_rows(source, recipe.dataset_split, max_rows, log)
     source_label = _source_label(source)
-    report: dict = {"source": label, "rows_read": len(rows), "bad_rows_skipped": 0, "bad_row_reasons": {}}
+    report: dict = {"source": label, "rows_read": len(rows)}
     fmt, cols = _detect_format(rows, label)
     report["format"] = fmt
     convs: list[_Conv] = []
+    errors: list[DataValidationError] = []
     for row, obj in _progress(rows, f"reading {source_label}"):
         try:
             if isinstance(obj, DataValidationError):
                 raise obj
             convs.append(_row_to_conv(obj, fmt, cols, label, row, recipe, source_label))
         except DataValidationError as e:
-            if not recipe.skip_bad_rows:
-                raise
-            report["bad_rows_skipped"] += 1
-            reasons = report["bad_row_reasons"]
-            reasons[e.reason] = reasons.get(e.reason, 0) + 1
-    if report["bad_rows_skipped"]:
-        log(f"[medchat.data] {label}: skipped {report['bad_rows_skipped']} bad rows: {report['bad_row_reasons']}")
+            errors.append(e)
+    if errors and not recipe.skip_bad_rows:
+        raise BadRowsError(label, errors)  # every bad row at once: one fix-and-rerun, not one per row
+    report["bad_rows_skipped"] = len(errors)
+    report["bad_row_reasons"] = {reason: len(rows) for reason, rows in _rows_by_reason(errors).items()}
+    report["bad_row_numbers"] = _rows_by_reason(errors)
+    if errors:
+        listed = "; ".join(f"{reason}: rows {', '.join(map(str, rows))}"
+                           for reason, rows in report["bad_row_numbers"].items())
+        log(f"[medchat.data] {label}: skipped {len(errors)} bad rows: {listed}")
     return convs, report
 
 
@@ -708,7 +785,7 @@ def _to_dataset(rows: list[dict]):
     return datasets.Dataset.from_list(rows, features=features)
 
 
-def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) -> Splits:
+def build_splits(source: str | None, recipe: DataRecipe, log: Callable = logger.info) -> Splits:
     """Load, validate, clean, dedupe, mix and split; see the module docstring."""
     # 1.0 sends every row to eval: scoring a data set that was never trained on
     if not 0 <= recipe.eval_fraction <= 1:
@@ -791,6 +868,8 @@ def build_splits(source: str | None, recipe: DataRecipe, log: Callable = print) 
         train_rows=len(train_rows),
         eval_rows=len(eval_rows),
         eval_capped_to_train=capped,
+        # fingerprint of the held-out split: `medchat.evaluate` checks it rebuilt the very same rows
+        eval_ids_sha256=hashlib.sha256("\n".join(sorted(r["id"] for r in eval_rows)).encode()).hexdigest(),
     )
     log(
         f"[medchat.data] {report['source']}: read {report['rows_read']}, kept {report['kept']} "

@@ -13,9 +13,13 @@ feeds the CLI, the model card and the panel, so the numbers agree everywhere.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
+import hashlib
 import json
+import logging
 import math
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,6 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from medchat.chat_format import encode_with_assistant_mask
+
+logger = logging.getLogger(__name__)
 
 
 def reference_nll(model, tokenizer, conversations: list[list[dict]], batch_size: int = 4) -> list[dict]:
@@ -114,16 +120,50 @@ def summarize(rows: list[dict]) -> dict:
     return summary
 
 
-def load_items(data, limit: int | None, system_prompt: str | None = None, eval_fraction: float = 0.1) -> list[dict]:
-    """Held-out conversations from a Dataset of `medchat.data` rows, or from a file or Hub id: its held-out split
-    as training draws it (same hash, same fraction), or every row with eval_fraction=1 (data never trained on)."""
-    from medchat.data import DataRecipe, build_splits
+# The fields of an adapter's recipe.yaml that decide which rows are held out and how they read.
+SPLIT_FIELDS = ("eval_fraction", "eval_max_rows", "max_rows", "split_seed")
+
+
+def held_out_recipe(data: str, adapter_recipe: dict | None = None, **overrides):
+    """The `DataRecipe` that rebuilds training's held-out split of `data`.
+
+    From the adapter's recipe (`medchat.hub.load_recipe`): every data field (fraction, cap, row limit, seed, system
+    prompt, cleaning), minus the mix source (it only ever feeds train). `overrides` (e.g. from CLI flags) win where
+    not None: `eval_fraction`, `eval_max_rows` (<= 0: no cap), `split_seed`, `system_prompt`. With
+    `eval_fraction=1.0` given for data the adapter never saw, the recipe's cap and row limit do not apply (every row
+    is held out) unless given too. Without a recipe: today's defaults (`eval_fraction` 0.1, no cap).
+    """
+    from medchat.data import DataRecipe
+
+    names = {f.name for f in dataclasses.fields(DataRecipe)}
+    recipe = DataRecipe(**{k: v for k, v in (adapter_recipe or {}).items() if k in names})
+    recipe.dataset, recipe.mix_dataset, recipe.mix_weight = str(data), None, 0.0
+    if overrides.get("eval_fraction") == 1:
+        recipe.eval_max_rows = recipe.max_rows = None
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(recipe, key, value)
+    if recipe.eval_max_rows is not None and recipe.eval_max_rows <= 0:
+        recipe.eval_max_rows = None
+    return recipe
+
+
+def load_items(data, limit: int | None, system_prompt: str | None = None, eval_fraction: float | None = None,
+               adapter_recipe: dict | None = None, **split_overrides) -> list[dict]:
+    """Held-out conversations from a Dataset of `medchat.data` rows, or from a file or Hub id: its held-out split as
+    training drew it (`held_out_recipe`), or every row with eval_fraction=1 (data never trained on)."""
+    from medchat.data import build_splits
 
     if isinstance(data, (str, Path)):
-        recipe = DataRecipe(dataset=str(data), eval_fraction=eval_fraction)
-        if system_prompt:
-            recipe.system_prompt = system_prompt
-        data = build_splits(str(data), recipe).eval
+        recipe = held_out_recipe(str(data), adapter_recipe, eval_fraction=eval_fraction, system_prompt=system_prompt,
+                                 **split_overrides)
+        splits = build_splits(str(data), recipe)
+        data = splits.eval
+        if not len(data):
+            raise SystemExit(
+                f"No held-out conversations in {recipe.dataset} (eval_fraction {recipe.eval_fraction}, eval_max_rows "
+                f"{recipe.eval_max_rows}, split_seed {recipe.split_seed}). For data the adapter was never trained on, "
+                "pass --eval_fraction 1.0 to score every row.")
     rows = list(data)[: limit or None]
     items = []
     for row in rows:
@@ -132,8 +172,13 @@ def load_items(data, limit: int | None, system_prompt: str | None = None, eval_f
     return items
 
 
+def split_fingerprint(items: list[dict]) -> str:
+    """Same fingerprint as `medchat.data` reports for the held-out split (`eval_ids_sha256`)."""
+    return hashlib.sha256("\n".join(sorted(item["id"] for item in items)).encode()).hexdigest()
+
+
 def evaluate_loaded(model, tokenizer, items: list[dict], settings, out, batch_size: int = 8,
-                    labels: tuple[str, str] = ("base", "base+adapter")) -> dict:
+                    labels: tuple[str, str] = ("base", "base+adapter"), split: dict | None = None) -> dict:
     """Score base (adapter switched off) and fine-tuned (adapter on) on `items`; write the report into `out`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +193,8 @@ def evaluate_loaded(model, tokenizer, items: list[dict], settings, out, batch_si
         "adapter": labels[1],
         "generation": asdict(settings),
     }
+    if split:
+        metrics["split"] = split
     base_nll, tuned_nll = metrics["models"]["base"]["reference_nll"], metrics["models"]["finetuned"]["reference_nll"]
     metrics["reference_nll_reduction"] = (base_nll - tuned_nll) / base_nll
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -184,22 +231,48 @@ def evaluation_settings(max_new_tokens: int = 256, temperature: float = 0.0, top
 
 
 def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, load_in_4bit=None,
-             system_prompt: str | None = None, batch_size: int = 8, eval_fraction: float = 0.1,
-             settings=None) -> dict:
-    """Load base+adapter once and evaluate held-out items from `data` (see `load_items`)."""
+             system_prompt: str | None = None, batch_size: int = 8, eval_fraction: float | None = None,
+             settings=None, eval_max_rows: int | None = None, split_seed: int | None = None) -> dict:
+    """Load base+adapter once and evaluate held-out items from `data` (see `load_items`). For a file or Hub id the
+    split is the one the adapter's recipe.yaml describes, where it has one; the arguments given override it."""
+    from medchat.hub import load_recipe
     from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
 
     adapter = adapter or DEFAULT_ADAPTER
     if not adapter:
         raise SystemExit("No adapter to evaluate: pass --adapter (Hub id or dir); no shipped adapter was found.")
-    items = load_items(data, limit, system_prompt, eval_fraction)
+    adapter_recipe = load_recipe(adapter) if isinstance(data, (str, Path)) or data is None else None
+    if data is None:
+        if not adapter_recipe or not adapter_recipe.get("dataset"):
+            raise SystemExit("--data is required: the adapter has no recipe.yaml naming its dataset.")
+        data = adapter_recipe["dataset"]
+    if adapter_recipe is None and isinstance(data, (str, Path)):
+        logger.warning("%s has no recipe.yaml: held-out split from the defaults (eval_fraction %s), which may "
+                       "include rows it was trained on", adapter, eval_fraction or 0.1)
+    items = load_items(data, None, system_prompt, eval_fraction, adapter_recipe, eval_max_rows=eval_max_rows,
+                       split_seed=split_seed)
+    split = {"rows": len(items), "eval_ids_sha256": split_fingerprint(items), "from_recipe": adapter_recipe is not None}
+    trained = _training_split_fingerprint(adapter)
+    if trained:
+        split["same_as_training"] = trained == split["eval_ids_sha256"]
+        if not split["same_as_training"]:
+            logger.warning("the held-out split differs from the one training reported (other data or overrides)")
+    items = items[: limit or None]
     if not items:
-        raise SystemExit("No held-out conversations to evaluate.")
+        raise SystemExit("No held-out conversations to evaluate. For data the adapter was never trained on, "
+                         "pass --eval_fraction 1.0 to score every row.")
     model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
     settings = settings or evaluation_settings()
-    metrics = evaluate_loaded(model, tokenizer, items, settings, out, batch_size, describe(base_model, adapter))
-    print(render_report(metrics))
-    return metrics
+    return evaluate_loaded(model, tokenizer, items, settings, out, batch_size, describe(base_model, adapter),
+                           split=split)
+
+
+def _training_split_fingerprint(adapter: str) -> str | None:
+    """`eval_ids_sha256` of the split training held out, from a local adapter's run_summary.json."""
+    summary = Path(adapter) / "run_summary.json"
+    if not summary.is_file():
+        return None
+    return (json.loads(summary.read_text()).get("data") or {}).get("eval_ids_sha256")
 
 
 def refinalize_samples(path_in, path_out) -> dict:
@@ -269,12 +342,19 @@ def render_report(metrics: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="jsonl/json/csv/parquet file or Hub dataset id")
+    parser.add_argument("--data", help="jsonl/json/csv/parquet file or Hub dataset id (default: the dataset of the "
+                        "adapter's recipe.yaml)")
     parser.add_argument("--refinalize", metavar="SAMPLES", help="re-apply the current safety layer to an existing "
                         "samples.jsonl (no generation) and write OUT/samples.jsonl")
     parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--eval_fraction", type=float, default=0.1,
-                        help="held-out fraction, as in training (1.0 = every row, for data never trained on)")
+    split = parser.add_argument_group(
+        "held-out split", "default: as the adapter's recipe.yaml says (the split training held out); without one, "
+        "eval_fraction 0.1 and no cap")
+    split.add_argument("--eval_fraction", type=float, default=None,
+                       help="held-out fraction (1.0 = every row, for data never trained on)")
+    split.add_argument("--eval_max_rows", type=int, default=None, help="cap on held-out rows (0 = no cap)")
+    split.add_argument("--split_seed", type=int, default=None, help="seed of the split hash")
+    split.add_argument("--system_prompt", default=None, help="system prompt of every conversation")
     parser.add_argument("--base", default=None, help="base model (default: the offline SmolLM2)")
     parser.add_argument("--adapter", default=None, help="adapter (default: the shipped adapter)")
     parser.add_argument("--out", default="eval")
@@ -287,20 +367,30 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
     args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="[%(name)s] %(message)s")
+    logging.getLogger("medchat").setLevel(logging.INFO)
     if args.refinalize:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         rates = refinalize_samples(args.refinalize, Path(args.out) / "samples.jsonl")
         print(json.dumps(rates, indent=2))
         return rates
-    if not args.data:
-        parser.error("--data is required (or --refinalize SAMPLES)")
+    from medchat.data import DataValidationError
+
     settings = evaluation_settings(args.max_new_tokens, args.temperature, args.top_p, args.repetition_penalty,
                                    args.no_repeat_ngram_size, args.seed)
-    return evaluate(
-        args.data, base_model=args.base, adapter=args.adapter, out=args.out, limit=args.limit,
-        batch_size=args.batch_size, eval_fraction=args.eval_fraction, settings=settings,
-        load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
-    )
+    try:
+        metrics = evaluate(
+            args.data, base_model=args.base, adapter=args.adapter, out=args.out, limit=args.limit,
+            batch_size=args.batch_size, eval_fraction=args.eval_fraction, eval_max_rows=args.eval_max_rows,
+            split_seed=args.split_seed, system_prompt=args.system_prompt, settings=settings,
+            load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
+        )
+    except DataValidationError as exc:  # the user's data: the message says what to fix
+        sys.stderr.write(f"python -m medchat.evaluate: {exc}\n")
+        raise SystemExit(2) from None
+    print(render_report(metrics))
+    return metrics
 
 
 if __name__ == "__main__":

@@ -1,21 +1,29 @@
 """The Hub side of a trained adapter: its model card and its upload.
 
 The token comes from `HF_TOKEN` or `huggingface-cli login` (huggingface_hub finds it) and is never printed or
-written into the card.
+written into the card. `load_recipe(adapter)` reads the recipe an adapter was trained with (`recipe.yaml`, from its
+folder or its Hub repo): evaluation rebuilds its held-out split from it, the app takes its system prompt.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData
+
+logger = logging.getLogger(__name__)
+
+RECIPE_FILENAME = "recipe.yaml"
 
 from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
 
 # What a pushed adapter folder holds; checkpoints and optimizer state stay local.
 UPLOAD_PATTERNS = [
     "adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "chat_template.jinja", "README.md", "run_summary.json", "loss_curve.png",
+    "special_tokens_map.json", "chat_template.jinja", "README.md", RECIPE_FILENAME, "run_summary.json",
+    "loss_curve.png",
     "eval/metrics.json", "eval/report.md", "eval/*.png",
 ]
 MEDICAL_DISCLAIMER = (
@@ -63,6 +71,21 @@ No evaluation report was produced for this run (`final_eval_limit: 0`). Run `pyt
 {% if notes %}
 {{ notes }}
 {% endif %}
+{% if recipe %}
+## Recipe
+
+The resolved training recipe is `recipe.yaml`, next to the weights: `python -m train --config recipe.yaml` trains
+this adapter again, and `python -m medchat.evaluate --adapter ADAPTER` rebuilds the held-out split it was not
+trained on.
+
+<details><summary>recipe.yaml</summary>
+
+```yaml
+{{ recipe }}
+```
+
+</details>
+{% endif %}
 ## Intended use
 
 Research and demonstration of a medical-information chat assistant; a starting point for supervised, reviewed
@@ -94,8 +117,10 @@ def metrics_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | None = None, notes: str = "") -> ModelCard:
-    """The adapter's model card; `notes` is extra Markdown (e.g. a blind-review section) placed before Intended use."""
+def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | None = None, notes: str = "",
+                     recipe: str | None = None) -> ModelCard:
+    """The adapter's model card; `notes` is extra Markdown (e.g. a blind-review section) placed before Intended use;
+    `recipe` is the text of the adapter's recipe.yaml (written without secrets by `medchat.training`)."""
     base_model = summary["base_model"]
     hub_base = OFFLINE_HUB_ID if is_offline_default(base_model) else base_model
     dataset = summary.get("dataset") or "local data"
@@ -131,7 +156,44 @@ def build_model_card(summary: dict, metrics: dict | None, hub_model_id: str | No
         metrics_table=metrics_table(metrics) if metrics else "",
         eval_n=metrics.get("n") if metrics else 0,
         notes=notes,
+        recipe=_recipe_body(recipe),
     )
+
+
+def _recipe_body(recipe: str | None) -> str:
+    """The recipe without its comment header (the card says the same in prose)."""
+    if not recipe:
+        return ""
+    return "\n".join(line for line in recipe.splitlines() if not line.startswith("#")).strip()
+
+
+def load_recipe(adapter: str | Path) -> dict | None:
+    """The recipe an adapter was trained with (its `recipe.yaml` as a dict of `MedchatArguments`, `DataRecipe` and
+    `SFTConfig` fields), from an adapter folder or a Hub model repo (downloaded into the HF cache; works offline once
+    cached). None for an adapter without one (trained before recipes were written), or a Hub repo unreachable
+    offline and not cached."""
+    import yaml
+
+    folder = Path(adapter)
+    if folder.is_dir():
+        path = folder / RECIPE_FILENAME
+        if not path.is_file():
+            return None
+    else:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+        try:
+            path = Path(hf_hub_download(str(adapter), RECIPE_FILENAME, token=os.environ.get("HF_TOKEN") or None))
+        except LocalEntryNotFoundError:  # offline (or the Hub unreachable) and not in the cache
+            logger.warning("no %s for %s: offline and not cached", RECIPE_FILENAME, adapter)
+            return None
+        except EntryNotFoundError:  # the repo has no recipe: an adapter from before recipes
+            return None
+    recipe = yaml.safe_load(path.read_text())
+    if not isinstance(recipe, dict):
+        raise ValueError(f"{RECIPE_FILENAME} of {adapter} is not a mapping of recipe fields")
+    return recipe
 
 
 def _fmt(value) -> str:
@@ -150,3 +212,10 @@ def push_adapter(folder: Path, repo_id: str, private: bool = False, api: HfApi |
         commit_message="Upload medchat adapter",
     )
     return getattr(commit, "commit_url", None) or f"https://huggingface.co/{repo_id}"
+
+
+def system_prompt_of(adapter: str | Path | None) -> str | None:
+    """The system prompt an adapter was trained with (from its recipe.yaml), for serving it the same way; None when
+    there is no adapter or it has no recipe. An empty string is a real answer: trained without a system message."""
+    recipe = load_recipe(adapter) if adapter else None
+    return recipe.get("system_prompt") if recipe else None

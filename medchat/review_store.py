@@ -34,8 +34,10 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import sqlite3
+import stat
 import threading
 import uuid
 from collections import Counter
@@ -124,6 +126,10 @@ class SampleValidationError(ValueError):
     """A samples.jsonl row is malformed; the message names the file, line and field."""
 
 
+class SampleFileRefused(SampleValidationError):
+    """The samples file is missing, unreadable, not a regular file or too large (nothing of it was parsed)."""
+
+
 class ReviewError(ValueError):
     """Invalid rating input or unknown sample set / item."""
 
@@ -191,31 +197,58 @@ def validate_samples(rows: Iterable[Any], source: str = "samples") -> list[dict]
                               f"{source}: no samples")
 
 
-def load_samples(path: str | Path) -> list[dict]:
-    """Read and validate a samples.jsonl file (one JSON object per line, blank lines ignored).
+# Largest samples file read (bytes): 40 held-out items are ~100 kB; 20 MB is thousands of items.
+MAX_SAMPLES_BYTES = 20 * 2**20
 
-    Errors name the file, the 1-based line number and the field, never the content of the line.
+
+def read_capped(path: str | Path, max_bytes: int = MAX_SAMPLES_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; raises SampleValidationError otherwise.
+
+    Opened without blocking and checked with ``fstat`` on the open descriptor (not the name), so a device,
+    FIFO or directory (``/dev/zero``) is refused before a byte is read, and never more than ``max_bytes + 1``
+    bytes are read whatever the file grows to.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise SampleValidationError(f"{path}: file not found") from None
+        raise SampleFileRefused(f"{path.name}: file not found") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise SampleFileRefused(f"{path.name}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SampleFileRefused(f"{path.name}: not a regular file")
+        if info.st_size > max_bytes:
+            raise SampleFileRefused(f"{path.name}: larger than {max_bytes / 2**20:g} MB")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SampleFileRefused(f"{path.name}: larger than {max_bytes / 2**20:g} MB")
+    return data
+
+
+def load_samples(path: str | Path, max_bytes: int = MAX_SAMPLES_BYTES) -> list[dict]:
+    """Read and validate a samples.jsonl file (one JSON object per line, blank lines ignored).
+
+    Errors name the file (its name, not its folder), the 1-based line number and the field, never the content
+    of the line. Only a regular file of at most ``max_bytes`` is read (``read_capped``).
+    """
+    path = Path(path)
+    try:
+        text = read_capped(path, max_bytes).decode("utf-8")
     except UnicodeDecodeError:
-        raise SampleValidationError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise SampleValidationError(f"{path}: cannot read ({exc.strerror})") from None
+        raise SampleValidationError(f"{path.name}: not UTF-8 text") from None
 
     def rows():
         for lineno, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                yield f"{path} line {lineno}", json.loads(line)
+                yield f"{path.name} line {lineno}", json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SampleValidationError(f"{path} line {lineno}: invalid JSON ({exc.msg})") from None
+                raise SampleValidationError(f"{path.name} line {lineno}: invalid JSON ({exc.msg})") from None
 
-    return _validate_labelled(rows(), f"{path}: no samples (empty file)")
+    return _validate_labelled(rows(), f"{path.name}: no samples (empty file)")
 
 
 def sample_set_id(samples: Sequence[dict]) -> str:
@@ -367,10 +400,11 @@ class ReviewStore:
         self.current_set_id = set_id
         return set_id
 
-    def load_samples_file(self, path: str | Path, *, seed: int | None = None) -> str:
+    def load_samples_file(self, path: str | Path, *, seed: int | None = None, name: str | None = None,
+                          max_bytes: int = MAX_SAMPLES_BYTES) -> str:
         """``load_samples(path)`` then ``add_samples``; returns the set id (now ``current_set_id``)."""
-        samples = load_samples(path)
-        return self.add_samples(samples, name=Path(path).name, seed=seed)
+        samples = load_samples(path, max_bytes)
+        return self.add_samples(samples, name=name or Path(path).name, seed=seed)
 
     def _set(self, set_id: str | None) -> str:
         set_id = set_id or self.current_set_id

@@ -7,11 +7,16 @@ Blinding: the UI only ever receives ``ReviewStore.blinded_item`` (texts + replie
 appear only in the aggregate summary and in the exports (which are unblinded: download them after
 reviewing).  Patient text and replies are shown in read-only Textboxes, so HTML, script and Markdown in
 them display as plain text.  Every handler re-checks access on the server (``ReviewAccess.authorize``).
+
+Samples load only from the places ``SampleSources`` allows (the configured file, the operator's samples folder,
+an upload), capped in size, and every refused path gets the same answer (``SampleSources.refusal``).  On a Space
+the tab needs Hugging Face sign-in or the access code unless the operator sets ``MEDCHAT_REVIEW_OPEN=1``.
 """
 
 import argparse
 import hmac
 import html
+import importlib.util
 import logging
 import os
 import re
@@ -23,8 +28,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
-from medchat.review_store import AXES, FLAGS, ReviewError, ReviewStore, SampleValidationError
+from medchat.review_store import (
+    AXES,
+    FLAGS,
+    MAX_SAMPLES_BYTES,
+    ReviewError,
+    ReviewStore,
+    SampleFileRefused,
+    SampleValidationError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,24 +68,32 @@ class ReviewAccess:
       ``hf_oauth: true`` in the Space README, ``gradio[oauth]`` installed).  Off a Space the allow-list
       cannot be checked, so review stays locked (fail closed); chat is never affected.
     * ``code`` (``MEDCHAT_REVIEW_CODE``): the reviewer types this access code.
-    * Both set: both are required.  Neither set: review is open (local use).
+    * Both set: both are required.
+    * Neither set: on a Space (``SPACE_ID``) reviewing needs Hugging Face sign-in (any signed-in user), unless
+      the operator opts out explicitly with ``MEDCHAT_REVIEW_OPEN=1``; off a Space review is open (local use).
     The code is never part of ``repr`` nor sent to the browser.
     """
 
     reviewers: frozenset[str] = frozenset()
     code: str | None = field(default=None, repr=False)
     on_space: bool = False
+    # sign-in required even without an allow-list (any signed-in Hugging Face user may review)
+    require_login: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "ReviewAccess":
         env = os.environ if environ is None else environ
         names = frozenset(n.strip().lower() for n in env.get("MEDCHAT_REVIEWERS", "").split(",") if n.strip())
         code = env.get("MEDCHAT_REVIEW_CODE") or None
-        return cls(reviewers=names, code=code, on_space=bool(env.get("SPACE_ID")))
+        on_space = bool(env.get("SPACE_ID"))
+        opted_open = env.get("MEDCHAT_REVIEW_OPEN", "").strip().lower() in ("1", "true", "yes")
+        # A public Space must not be reviewable (and its ratings writable) by anyone passing by.
+        return cls(reviewers=names, code=code, on_space=on_space,
+                   require_login=on_space and not names and not code and not opted_open)
 
     @property
     def requires_login(self) -> bool:
-        return bool(self.reviewers)
+        return bool(self.reviewers) or self.require_login
 
     @property
     def requires_code(self) -> bool:
@@ -87,7 +109,8 @@ class ReviewAccess:
             return ("Review is locked: MEDCHAT_REVIEWERS needs Hugging Face sign-in, which works only on a Space. "
                     "Unset it, or use MEDCHAT_REVIEW_CODE for local review.")
         if self.requires_login:
-            parts.append("sign in with Hugging Face (reviewers on the allow-list only)")
+            parts.append("sign in with Hugging Face" + (" (reviewers on the allow-list only)" if self.reviewers
+                                                         else ""))
         if self.requires_code:
             parts.append("enter the access code")
         return "To review: " + " and ".join(parts) + "." if parts else "Review is open (no sign-in configured)."
@@ -102,7 +125,7 @@ class ReviewAccess:
             username = getattr(profile, "username", None)
             if not username:
                 raise AccessDenied("Sign in with Hugging Face to review.")
-            if username.lower() not in self.reviewers:
+            if self.reviewers and username.lower() not in self.reviewers:
                 raise AccessDenied(f"Hugging Face user {username} is not on the reviewer list.")
         if self.requires_code:
             given = (code or "").strip().encode("utf-8")
@@ -115,6 +138,79 @@ class ReviewAccess:
         """``check`` and return the reviewer identity (the HF username when sign-in is required)."""
         username = self.check(code, profile)
         return ReviewStore.normalize_reviewer(username or name)
+
+
+def oauth_available() -> bool:
+    """Whether Gradio's "Sign in with Hugging Face" can start here (the `gradio[oauth]` extra is installed)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("authlib", "itsdangerous"))
+
+
+class SampleRefused(Exception):
+    """A samples file outside the allowed locations, or one that cannot be read; see ``SampleSources``."""
+
+
+@dataclass(frozen=True)
+class SampleSources:
+    """Where the Review tab may read samples from, and how much of them (issue 17: a path box that opened any
+    server file let a visitor read ``/dev/zero`` until the app was killed, and its errors told which files exist).
+
+    * ``default_file``: the operator's samples file (``MEDCHAT_SAMPLES`` / ``--samples``), loaded at start and by
+      its name;
+    * ``folder`` (``MEDCHAT_REVIEW_SAMPLES_DIR``): any file in it, by name (no ``..``, no symlink out of it);
+    * an upload through the tab (Gradio's upload folder only).
+    Every file is read only if it is a regular file of at most ``max_bytes`` (``MEDCHAT_REVIEW_MAX_MB``, 20 MB).
+    Every refusal answers the same ``refusal`` text, whatever the reason: it tells nothing about the server.
+    """
+
+    default_file: Path | None = None
+    folder: Path | None = None
+    max_bytes: int = MAX_SAMPLES_BYTES
+
+    @classmethod
+    def from_env(cls, default_file: str | Path | None, environ: Mapping[str, str] | None = None) -> "SampleSources":
+        env = os.environ if environ is None else environ
+        folder = env.get("MEDCHAT_REVIEW_SAMPLES_DIR", "").strip()
+        max_mb = float(env.get("MEDCHAT_REVIEW_MAX_MB") or MAX_SAMPLES_BYTES / 2**20)
+        return cls(default_file=Path(default_file) if default_file else None,
+                   folder=Path(folder) if folder else None, max_bytes=int(max_mb * 2**20))
+
+    @property
+    def refusal(self) -> str:
+        where = "a file of the samples folder by name, " if self.folder else ""
+        return (f"This samples file cannot be loaded. Choose {where}the configured samples file, or upload a "
+                f"samples.jsonl of at most {self.max_bytes / 2**20:g} MB.")
+
+    def resolve(self, given: str) -> Path:
+        """The real path of an allowed samples file named ``given``; raises SampleRefused."""
+        given = (given or "").strip()
+        try:
+            if self.default_file is not None and given in (str(self.default_file), self.default_file.name):
+                return self.default_file.resolve()
+            if self.folder is not None and given:
+                root = self.folder.resolve()
+                candidate = (root / given).resolve()  # follows symlinks: a link out of the folder lands outside
+                if candidate != root and candidate.is_relative_to(root):
+                    return candidate
+        except (OSError, ValueError):  # a NUL byte, a loop of symlinks, a name too long
+            pass
+        raise SampleRefused(self.refusal)
+
+    def resolve_upload(self, upload: str) -> Path:
+        """The path of a file Gradio received through the upload box; raises SampleRefused otherwise."""
+        try:
+            candidate = Path(upload).resolve()
+            if candidate.is_relative_to(Path(get_upload_folder()).resolve()):
+                return candidate
+        except (OSError, ValueError):
+            pass
+        raise SampleRefused(self.refusal)
+
+    def load(self, store: ReviewStore, path: Path, name: str) -> str:
+        """``store.load_samples_file`` with the size cap; unreadable files become the one refusal."""
+        try:
+            return store.load_samples_file(path, name=name, max_bytes=self.max_bytes)
+        except SampleFileRefused:
+            raise SampleRefused(self.refusal) from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -275,16 +371,23 @@ class ReviewTab:
     load_message: str
 
 
-def build_review_tab(store: ReviewStore, default_samples_path: str | None, access: ReviewAccess | None = None
-                     ) -> ReviewTab:
-    """Declare the review panel inside the current ``gr.Blocks`` / ``gr.Tab`` context."""
+def build_review_tab(store: ReviewStore, default_samples_path: str | None, access: ReviewAccess | None = None,
+                     sources: SampleSources | None = None) -> ReviewTab:
+    """Declare the review panel inside the current ``gr.Blocks`` / ``gr.Tab`` context.
+
+    ``sources`` (default ``SampleSources.from_env(default_samples_path)``) says which files the tab may load."""
     access = access if access is not None else ReviewAccess.from_env()
+    sources = sources if sources is not None else SampleSources.from_env(default_samples_path)
     default_set_id: str | None = None
     load_message = "No samples file configured: load one below."
-    if default_samples_path:
+    if sources.default_file is not None:
+        name = sources.default_file.name
         try:
-            default_set_id = store.load_samples_file(default_samples_path)
-            load_message = f"Loaded {store.n_items(default_set_id)} items from {Path(default_samples_path).name}."
+            default_set_id = sources.load(store, sources.default_file, name)
+            load_message = f"Loaded {store.n_items(default_set_id)} items from {name}."
+        except SampleRefused:
+            load_message = f"Could not load the default samples file {name}: not found, unreadable or too large."
+            logger.warning("%s (%s)", load_message, sources.default_file)
         except SampleValidationError as exc:
             load_message = f"Could not load the default samples: {exc}"
             logger.warning("%s", load_message)
@@ -294,9 +397,15 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     # ---- layout, top to bottom --------------------------------------------------------------
     gr.Markdown("## Blind A/B review\nCompare two anonymous replies to the same patient message. "
                 "Which model wrote which reply is hidden and differs from item to item.")
-    c["access_info"] = gr.Markdown(access.describe())
+    info = access.describe()
+    if access.requires_login and access.on_space and not oauth_available():
+        # without gradio[oauth] a LoginButton would stop the whole app at launch; review stays locked instead
+        info = ("Review is locked: Hugging Face sign-in needs `gradio[oauth]` on this Space "
+                "(or set MEDCHAT_REVIEW_CODE).")
+        logger.warning("%s", info)
+    c["access_info"] = gr.Markdown(info)
     with gr.Row(equal_height=False):
-        if access.requires_login and access.on_space:
+        if access.requires_login and access.on_space and oauth_available():
             # Only on a Space: elsewhere Gradio's mocked sign-in needs a local HF login and would break the app.
             c["login"] = gr.LoginButton(scale=0, min_width=220)
         c["reviewer"] = gr.Textbox(
@@ -309,10 +418,13 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
                                min_width=160)
     with gr.Accordion("Samples file", open=default_set_id is None):
         with gr.Row():
-            c["samples_path"] = gr.Textbox(label="Path of a samples.jsonl on the server",
-                                           value=str(default_samples_path or ""), scale=3,
-                                           elem_id="review-samples-path")
-            c["samples_upload"] = gr.File(label="…or upload samples.jsonl", file_types=[".jsonl"],
+            # a name, never a server path: only the configured file or a file of the samples folder loads
+            c["samples_path"] = gr.Textbox(
+                label="Samples file (the configured one, or a name in the samples folder)",
+                value=sources.default_file.name if sources.default_file else "", scale=3, max_length=255,
+                elem_id="review-samples-path")
+            c["samples_upload"] = gr.File(label=f"…or upload a samples.jsonl (at most {sources.max_bytes / 2**20:g} MB)",
+                                          file_types=[".jsonl"],
                                           type="filepath", scale=2, height=90)
         c["load"] = gr.Button("Load samples", size="sm", elem_id="review-load")
         c["load_status"] = gr.Markdown(md_escape(load_message), elem_id="review-load-status")
@@ -425,13 +537,10 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
             return _as_outputs(view)
         return save
 
-    def _load(path: str | None, code: str, reviewer: str | None, profile: Any):
-        _check_access(code, profile)
-        if not path:
-            raise _error("Give a path or upload a samples.jsonl file.")
+    def _load(path: Path, name: str, code: str, reviewer: str | None, profile: Any):
         try:
-            set_id = store.load_samples_file(path)
-        except SampleValidationError as exc:
+            set_id = sources.load(store, path, name)
+        except (SampleRefused, SampleValidationError) as exc:  # an allowed file's line and field help its owner
             raise _error(str(exc)) from None
         msg = f"Loaded {store.n_items(set_id)} items (sample set {set_id})."
         if reviewer:
@@ -442,13 +551,23 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
         view["status"] = msg
         return [set_id, md_escape(msg), *_as_outputs(view)]
 
-    def load_path(path: str, code: str, reviewer: str | None, profile: gr.OAuthProfile | None):
-        return _load((path or "").strip(), code, reviewer, profile)
+    def load_path(given: str, code: str, reviewer: str | None, profile: gr.OAuthProfile | None):
+        _check_access(code, profile)
+        try:
+            path = sources.resolve(given)
+        except SampleRefused as exc:
+            raise _error(str(exc)) from None
+        return _load(path, Path(given.strip()).name, code, reviewer, profile)
 
     def load_upload(upload: str | None, code: str, reviewer: str | None, profile: gr.OAuthProfile | None):
         if not upload:
             return [gr.skip()] * (2 + len(VIEW_FIELDS))
-        return _load(upload, code, reviewer, profile)
+        _check_access(code, profile)
+        try:
+            path = sources.resolve_upload(upload)
+        except SampleRefused as exc:
+            raise _error(str(exc)) from None
+        return _load(path, path.name, code, reviewer, profile)
 
     def refresh_summary(code: str, set_id: str | None, profile: gr.OAuthProfile | None):
         _check_access(code, profile)
@@ -493,12 +612,12 @@ def build_review_tab(store: ReviewStore, default_samples_path: str | None, acces
     return ReviewTab(components=c, default_set_id=default_set_id, load_message=load_message)
 
 
-def build_review_demo(store: ReviewStore, samples_path: str | None, access: ReviewAccess | None = None
-                      ) -> gr.Blocks:
+def build_review_demo(store: ReviewStore, samples_path: str | None, access: ReviewAccess | None = None,
+                      sources: SampleSources | None = None) -> gr.Blocks:
     """A Blocks app holding only the review tab (standalone use and tests)."""
     with gr.Blocks(title="medchat review") as demo:
         with gr.Tab("Review"):
-            build_review_tab(store, samples_path, access)
+            build_review_tab(store, samples_path, access, sources)
     return demo
 
 
@@ -518,7 +637,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.hub_repo:
         store.enable_hub_sync(args.hub_repo, token=os.environ.get("HF_TOKEN"), every=args.sync_minutes)
     demo = build_review_demo(store, args.samples)
-    demo.launch(server_name=args.host, server_port=args.port)
+    # Gradio refuses bigger uploads before they reach the disk; the tab refuses bigger files anyway.
+    demo.launch(server_name=args.host, server_port=args.port,
+                max_file_size=SampleSources.from_env(args.samples).max_bytes)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,16 @@
 
 `python -m train --config RECIPE.yaml` parses the recipe and calls `run_training`. TRL does the training loop,
 evaluation, checkpoints and progress bars; this module chooses the model, the data and the chat format, and writes
-the run's artifacts: the adapter (atomically), `run_summary.json`, `loss_curve.png`, the evaluation report and the
-model card, and pushes them to the Hub when asked.
+the run's artifacts: the adapter with its resolved recipe `recipe.yaml` (atomically), `run_summary.json`,
+`loss_curve.png`, the evaluation report and the model card, and pushes them to the Hub when asked.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
+import logging
 import math
 import os
 import resource
@@ -21,10 +23,15 @@ from pathlib import Path
 
 import torch
 
+from trl import SFTTrainer
+
 from medchat.chat_format import encode_with_assistant_mask, training_chat_template
 from medchat.config import MedchatArguments
+from medchat.hub import RECIPE_FILENAME
 from medchat.modeling import LoraSettings, load_model_and_tokenizer
 from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
+
+logger = logging.getLogger(__name__)
 
 ADAPTER_DIRNAME = "adapter"
 # Extra TrainerCallbacks (tests use it to simulate a crash mid-run).
@@ -85,14 +92,21 @@ def plot_loss_curve(log_history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def save_adapter_atomically(model, tokenizer, target: Path) -> Path:
+def save_adapter_atomically(model, tokenizer, target: Path, extra_files: dict[str, str] | None = None) -> Path:
     """Write into a temporary sibling, then swap it in. A crash mid-save leaves the previous adapter (or
-    `adapter.old` during the instant of the swap), never a half-written one."""
+    `adapter.old` during the instant of the swap), never a half-written one. `extra_files` (name -> text, e.g. the
+    recipe) are written into the same temporary folder, so they arrive with the weights or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-tmp-", dir=target.parent))
     try:
+        # mkdtemp makes it 0700; give it the mode of any folder mkdir makes (0755 under umask 022), as its files
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -107,6 +121,79 @@ def save_adapter_atomically(model, tokenizer, target: Path) -> Path:
     return target
 
 
+# Never written into recipe.yaml: it is uploaded with the adapter and shown in its model card.
+SECRET_FIELDS = frozenset({"hub_token"})
+# How this run was launched, not what made the adapter (a rerun from recipe.yaml must not resume or push).
+# include_num_input_tokens_seen: run_training sets it itself (and its "non_padding" does not parse back as a flag).
+RUN_ONLY_FIELDS = frozenset({"resume", "push_to_hub", "hub_private", "include_num_input_tokens_seen"})
+# SFTConfig fields always written, default or not: the optimisation a reader looks for first.
+KEY_TRAINING_FIELDS = (
+    "output_dir", "num_train_epochs", "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "max_grad_norm", "optim", "max_length",
+    "packing", "padding_free", "assistant_only_loss", "gradient_checkpointing", "bf16", "fp16", "seed",
+)
+
+
+def _plain(value):
+    """A YAML-safe value (enums by value, dataclasses as mappings)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def resolved_recipe(args: MedchatArguments, recipe, training_args) -> dict:
+    """The recipe this run resolved to, as one flat mapping of `MedchatArguments`, `DataRecipe` and `SFTConfig`
+    fields: the very format `python -m train --config` reads, so `recipe.yaml` trains the adapter again. Every
+    medchat and data field; of TRL's SFTConfig the key optimisation fields and every field that differs from its
+    default (after the run resolved it: bf16 from the hardware, token counting). No secrets."""
+    fields: dict = {}
+    for obj in (args, recipe):
+        for f in dataclasses.fields(obj):
+            fields[f.name] = _plain(getattr(obj, f.name))
+    for f in dataclasses.fields(training_args):
+        if not f.init or f.name in fields:
+            continue
+        value = _plain(getattr(training_args, f.name))
+        default = _field_default(f)
+        if f.name in KEY_TRAINING_FIELDS or (default is dataclasses.MISSING or value != _plain(default)):
+            fields[f.name] = value
+    return {k: v for k, v in fields.items() if k not in SECRET_FIELDS and k not in RUN_ONLY_FIELDS}
+
+
+def recipe_yaml(recipe_fields: dict) -> str:
+    import yaml
+
+    header = ("# The resolved recipe of this adapter, written by `python -m train` with the weights. Train it again:\n"
+              "#   python -m train --config recipe.yaml\n"
+              "# `python -m medchat.evaluate --adapter DIR` rebuilds its held-out split from these fields.\n")
+    return header + yaml.safe_dump(recipe_fields, sort_keys=False, allow_unicode=True, width=118)
+
+
+class MedchatSFTTrainer(SFTTrainer):
+    """TRL's SFTTrainer without its model card: at every checkpoint it wrote `output_dir/README.md` saying
+    "fine-tuned version of [None]" (a base given as a local path). medchat writes the adapter's card itself
+    (`medchat.hub.build_model_card`), next to the weights."""
+
+    def create_model_card(self, *args, **kwargs) -> None:
+        return None
+
+
 def check_assistant_masks(tokenizer, dataset, rows: int = 8) -> None:
     """Fail before training, not after hours of zero loss, if the template marks no assistant tokens."""
     for row in dataset.select(range(min(rows, len(dataset)))):
@@ -117,7 +204,6 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     """Train, then write the adapter and its artifacts into `output_dir/adapter`. Returns that directory."""
     from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTTrainer
 
     from medchat.data import build_splits
 
@@ -131,7 +217,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         raise SystemExit("--push_to_hub needs --hub_model_id user/name")
 
     splits = build_splits(recipe.dataset, recipe)
-    print(f"[medchat] data: {len(splits.train)} train / {len(splits.eval)} eval conversations", flush=True)
+    logger.info("data: %d train / %d eval conversations", len(splits.train), len(splits.eval))
 
     lora = LoraSettings(args.lora_r, args.lora_alpha, args.lora_dropout, list(args.lora_target_modules))
     model, tokenizer = load_model_and_tokenizer(
@@ -149,7 +235,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     if training_args.include_num_input_tokens_seen in ("no", False, None):
         training_args.include_num_input_tokens_seen = "non_padding"
 
-    trainer = SFTTrainer(
+    trainer = MedchatSFTTrainer(
         model=model,
         args=training_args,
         train_dataset=splits.train.select_columns(["messages"]),
@@ -160,13 +246,15 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     resume_from = None
     if args.resume:
         resume_from = get_last_checkpoint(str(output_dir))
-        print(f"[medchat] resuming from {resume_from}" if resume_from else "[medchat] no checkpoint: fresh start")
+        logger.info("resuming from %s", resume_from or "nothing: no checkpoint, fresh start")
     train_result = trainer.train(resume_from_checkpoint=resume_from)
     eval_metrics = trainer.evaluate() if len(splits.eval) else {}
 
     model = trainer.model
     model.config.use_cache = True  # generation after training runs with the KV cache
-    adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME)
+    recipe_text = recipe_yaml(resolved_recipe(args, recipe, training_args))
+    adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME,
+                                          extra_files={RECIPE_FILENAME: recipe_text})
     if is_offline_default(args.base_model):
         # Name the public base, not this machine's cache path (after saving: peft would look the id up online).
         config_path = adapter_dir / "adapter_config.json"
@@ -220,10 +308,11 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
 
     from medchat.hub import build_model_card, push_adapter
 
-    card = build_model_card(summary=summary, metrics=metrics, hub_model_id=training_args.hub_model_id)
+    card = build_model_card(summary=summary, metrics=metrics, hub_model_id=training_args.hub_model_id,
+                            recipe=recipe_text)
     card.save(adapter_dir / "README.md")
     if push_to_hub:
         url = push_adapter(adapter_dir, training_args.hub_model_id, private=args.hub_private)
-        print(f"[medchat] pushed to {url}")
-    print(f"[medchat] adapter written to {adapter_dir}", flush=True)
+        logger.info("pushed to %s", url)
+    logger.info("adapter written to %s", adapter_dir)
     return adapter_dir

@@ -198,6 +198,49 @@ def test_skip_bad_rows_counts_reasons_and_keeps_the_rest():
     assert len(s.train) == 2 and rep["kept"] == 2
 
 
+def test_every_bad_row_is_reported_at_once_with_its_number_and_field():
+    with pytest.raises(DataValidationError) as exc:
+        build_splits(str(FIX / "data_bad_rows.jsonl"), recipe(), **QUIET)
+    lines = str(exc.value).splitlines()
+    assert lines[0].endswith("data_bad_rows.jsonl: 4 bad rows:")
+    assert lines[1:5] == ["  field 'Doctor': missing: row 2", "  field 'Patient': empty: row 3",
+                          "  field 'Doctor': expected text, got int: row 5",
+                          "  invalid JSON (Expecting ',' delimiter): row 6"]
+    assert "--skip_bad_rows" in lines[5]
+    assert [e.row for e in exc.value.errors] == [2, 3, 5, 6]
+
+
+def test_skip_report_lists_the_row_numbers(caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="medchat.data"):
+        s = build_splits(str(FIX / "data_bad_rows.jsonl"), recipe(skip_bad_rows=True, eval_fraction=0.0))
+    assert s.report["bad_row_numbers"] == {
+        "field 'Doctor': missing": [2], "field 'Patient': empty": [3],
+        "field 'Doctor': expected text, got int": [5], "invalid JSON (Expecting ',' delimiter)": [6]}
+    assert "skipped 4 bad rows: field 'Doctor': missing: rows 2;" in caplog.text
+
+
+def test_wrong_columns_do_not_suggest_skipping(tmp_path):
+    p = write_jsonl(tmp_path / "cols.jsonl", [{"question_text": "a", "reply": "b"}] * 3)
+    with pytest.raises(DataValidationError) as exc:
+        build_splits(str(p), recipe(skip_bad_rows=True), **QUIET)
+    assert "no supported columns" in str(exc.value) and "skip" not in str(exc.value)
+    assert exc.value.fixable_by_skipping is False
+
+
+def test_python_m_train_exits_2_with_the_data_message_and_no_traceback(tmp_path, capsys):
+    from train.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--config", str(Path(__file__).parents[1] / "train/configs/smoke.yaml"), "--dataset",
+              str(FIX / "data_bad_rows.jsonl"), "--output_dir", str(tmp_path / "run")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "4 bad rows" in err and "row 6" in err and "Traceback" not in err
+    assert not (tmp_path / "run" / "adapter").exists()
+
+
 @pytest.mark.parametrize(
     "line, row, field, problem",
     [(1, 2, "messages[1].role", "unknown role 'doctor'"), (2, 2, "messages", "must end with an assistant turn")],
@@ -220,7 +263,7 @@ def test_messages_skip_bad_rows():
 def test_csv_row_numbers(tmp_path):
     p = tmp_path / "x.csv"
     p.write_text("Patient,Doctor\nI have a cough for two days and a mild fever,Rest and drink fluids.\n,Some reply\n")
-    with pytest.raises(DataValidationError, match=r"x\.csv: row 2: field 'Patient': empty"):
+    with pytest.raises(DataValidationError, match=r"x\.csv: 1 bad row:\n  field 'Patient': missing or empty.*: row 2"):
         build_splits(str(p), recipe(), **QUIET)
 
 

@@ -134,6 +134,7 @@ def test_tab_builds_in_each_access_mode(store, monkeypatch):
         assert not demo.expects_oauth
     # on a Space with an allow-list: a LoginButton (OAuth routes are Gradio's business; stubbed here)
     monkeypatch.setattr("gradio.routes.attach_oauth", lambda app: None)
+    monkeypatch.setattr("medchat.review_ui.oauth_available", lambda: True)
     with gr.Blocks() as demo:
         tab = build_review_tab(store, None, ReviewAccess(reviewers=frozenset({"alice"}), on_space=True))
     assert isinstance(tab.components["login"], gr.LoginButton) and demo.expects_oauth
@@ -196,3 +197,117 @@ def test_error_toasts_are_escaped(store, tmp_path):
         store.load_samples_file(bad)
     msg = _error(str(err.value)).message
     assert "<img" not in msg and "&lt;img" in msg and "line 1" in msg
+
+
+def test_review_access_on_a_space_needs_sign_in_unless_the_operator_opts_out():
+    space = ReviewAccess.from_env({"SPACE_ID": "org/medchat"})
+    assert space.requires_login and not space.is_open and "sign in with Hugging Face" in space.describe()
+    with pytest.raises(AccessDenied, match="Sign in"):
+        space.authorize("ann", None, None)
+    assert space.authorize("typed", None, profile("anyone")) == "anyone"  # any signed-in user, no allow-list
+    assert ReviewAccess.from_env({"SPACE_ID": "org/medchat", "MEDCHAT_REVIEW_OPEN": "1"}).is_open
+    code_only = ReviewAccess.from_env({"SPACE_ID": "org/medchat", "MEDCHAT_REVIEW_CODE": "c"})
+    assert code_only.requires_code and not code_only.requires_login
+    assert ReviewAccess.from_env({}).is_open  # local use stays open
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_review_load_reads_only_allowed_files_and_refuses_all_else_alike(tmp_path):
+    """Issue 17 probes through the real API: `/dev/zero` grew the app by GBs, and the answers told which files
+    exist. Now every path outside the allowed places gets one and the same answer, fast, without reading it."""
+    import shutil
+    import time
+
+    from gradio_client import Client, handle_file
+
+    from medchat.review_ui import SampleSources
+
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    (folder / "good.jsonl").write_text("".join(FIXTURE.read_text().splitlines(keepends=True)[:2]))
+    (folder / "broken.jsonl").write_text("{not json}\n")
+    outside = tmp_path / "outside.jsonl"
+    shutil.copy(FIXTURE, outside)  # a valid samples file, but outside the folder
+    (folder / "passwd.jsonl").symlink_to("/etc/passwd")
+    (folder / "zero.jsonl").symlink_to("/dev/zero")
+    (folder / "out.jsonl").symlink_to(outside)
+    with open(folder / "huge.jsonl", "wb") as handle:  # sparse: 8 GB on paper, nothing on disk
+        handle.truncate(8 * 2**30)
+    default = tmp_path / "defaults" / "default.jsonl"
+    default.parent.mkdir()
+    shutil.copy(FIXTURE, default)
+    sources = SampleSources(default_file=default, folder=folder, max_bytes=64 * 1024)
+    big_upload = tmp_path / "big.jsonl"
+    big_upload.write_bytes(b"x" * (sources.max_bytes + 1))
+
+    store = ReviewStore(tmp_path / "review.db", blinding_seed=3)
+    demo = build_review_demo(store, str(default), ReviewAccess(), sources)
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        assert client.predict("good.jsonl", "", None, api_name="/review_load")[0]  # a set id
+        assert client.predict("default.jsonl", "", None, api_name="/review_load")[0]  # the configured file
+        with pytest.raises(Exception, match="broken.jsonl line 1: invalid JSON"):  # an allowed file: details help
+            client.predict("broken.jsonl", "", None, api_name="/review_load")
+
+        rss_before, started = _rss_mib(), time.monotonic()
+        probes = ["/dev/zero", "/etc/passwd", "/etc/shadow", "/nonexistent.jsonl", str(outside), "../outside.jsonl",
+                  "good.jsonl/../../outside.jsonl", "../../../../etc/passwd", "passwd.jsonl", "zero.jsonl",
+                  "out.jsonl", "huge.jsonl", "missing.jsonl", ".", "", "a\x00b", str(folder), str(default.parent)]
+        answers = set()
+        for probe in probes:
+            with pytest.raises(Exception) as refused:
+                client.predict(probe, "", None, api_name="/review_load")
+            answers.add(str(refused.value))
+        with pytest.raises(Exception) as refused:
+            client.predict(handle_file(str(big_upload)), "", None, api_name="/review_upload")
+        answers.add(str(refused.value))
+        elapsed, grown = time.monotonic() - started, _rss_mib() - rss_before
+    finally:
+        demo.close()
+    assert len(answers) == 1, answers  # not one word about which files exist or what they hold
+    (answer,) = answers
+    assert sources.refusal in answer and "not found" not in answer and "JSON" not in answer
+    assert elapsed < 30 and grown < 100, (elapsed, grown)
+    assert {s.name for s in store.sample_sets()} == {"good.jsonl", "default.jsonl"}  # nothing else was loaded
+
+
+def test_only_files_gradio_received_count_as_uploads(tmp_path):
+    from gradio.utils import get_upload_folder
+
+    from medchat.review_ui import SampleRefused, SampleSources
+
+    sources = SampleSources()
+    for path in ("/etc/passwd", "/dev/zero", str(tmp_path / "x.jsonl"), f"{get_upload_folder()}/../../etc/passwd"):
+        with pytest.raises(SampleRefused):
+            sources.resolve_upload(path)
+    inside = Path(get_upload_folder()) / "abc" / "s.jsonl"
+    assert sources.resolve_upload(str(inside)) == inside.resolve()
+    with pytest.raises(SampleRefused):  # no folder configured: only the configured file loads by name
+        SampleSources(default_file=FIXTURE).resolve("samples_small.jsonl/../x")
+    assert SampleSources(default_file=FIXTURE).resolve("samples_small.jsonl") == FIXTURE.resolve()
+
+
+def test_on_a_space_loading_needs_sign_in_first(store, monkeypatch):
+    from gradio_client import Client
+
+    monkeypatch.setattr("gradio.routes.attach_oauth", lambda app: None)  # OAuth routes are Gradio's business
+    demo = build_review_demo(store, str(FIXTURE), ReviewAccess.from_env({"SPACE_ID": "org/medchat"}))
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=False)
+        for probe in ("/dev/zero", "samples_small.jsonl"):
+            with pytest.raises(Exception, match="Sign in with Hugging Face"):
+                client.predict(probe, "", None, api_name="/review_load")
+        with pytest.raises(Exception, match="Sign in with Hugging Face"):
+            client.predict("ann", "", api_name="/review_start")
+    finally:
+        demo.close()
