@@ -65,6 +65,8 @@ def _map_text(message: Any, fn: Callable[[str], str]) -> Any:
 class TextChatbot(gr.Chatbot):
     """A Chatbot that shows message text as text: encoded for display on the way out, decoded on the way in."""
 
+    is_template = True  # Gradio then uses the Chatbot's own frontend for it (as for its template components)
+
     def postprocess(self, value):
         return super().postprocess([_map_text(m, display_encode) for m in value] if value else value)
 
@@ -201,6 +203,10 @@ def build_app(
             elem_id="medchat-footer",
         )
 
+    for block_fn in demo.fns.values():
+        if block_fn.name == "_clear_and_save_textbox":
+            # A refused step (queue full) would cover the kept message with an "Error" badge; the toast says why.
+            block_fn.show_progress = "hidden"
     demo.chat_interface = chat_interface  # for tests and callers that need the component tree
     configure_queue(demo, concurrency_limit=concurrency_limit, max_queue=max_queue)
     return demo

@@ -66,6 +66,8 @@ from gradio.events import Dependency
 class TextChatbot(gr.Chatbot):
     """A Chatbot that shows message text as text: encoded for display on the way out, decoded on the way in."""
 
+    is_template = True  # Gradio then uses the Chatbot's own frontend for it (as for its template components)
+
     def postprocess(self, value):
         return super().postprocess([_map_text(m, display_encode) for m in value] if value else value)
 
