@@ -4,7 +4,7 @@
 ``build_app`` only lays the page out; the chat service (``medchat.chat``) writes the replies.
 
 Text is shown as text. The Chatbot renders Markdown, which would let a message (the user's own or the model's)
-carry HTML such as ``<img src=...>`` that the browser fetches. ``TextChatbot`` encodes every message for display
+carry HTML such as ``<img src=...>`` that the browser fetches. ``text_chatbot`` encodes every message for display
 on the way to the browser (``&`` and ``<`` as entities, ``![`` as ``&#33;[``, code spans untouched, where
 Markdown shows text verbatim) and decodes exactly on the way back, so Python code only ever sees what was typed
 or generated; the Chatbot also sanitizes HTML and keeps no custom tags.
@@ -62,16 +62,15 @@ def _map_text(message: Any, fn: Callable[[str], str]) -> Any:
     return {**message, "content": content}
 
 
-class TextChatbot(gr.Chatbot):
-    """A Chatbot that shows message text as text: encoded for display on the way out, decoded on the way in."""
-
-    is_template = True  # Gradio then uses the Chatbot's own frontend for it (as for its template components)
-
-    def postprocess(self, value):
-        return super().postprocess([_map_text(m, display_encode) for m in value] if value else value)
-
-    def preprocess(self, payload):
-        return [_map_text(m, display_decode) for m in super().preprocess(payload)]
+def text_chatbot(**kwargs) -> gr.Chatbot:
+    """A Chatbot that shows message text as text: encoded for display on the way out, decoded on the way in.
+    (Its methods are wrapped, not subclassed: Gradio writes a .pyi stub beside any module that subclasses a
+    component.)"""
+    chatbot = gr.Chatbot(**kwargs)
+    postprocess, preprocess = chatbot.postprocess, chatbot.preprocess
+    chatbot.postprocess = lambda value: postprocess([_map_text(m, display_encode) for m in value] if value else value)
+    chatbot.preprocess = lambda payload: [_map_text(m, display_decode) for m in preprocess(payload)]
+    return chatbot
 
 
 def _plain(text: str) -> str:
@@ -145,7 +144,7 @@ def build_app(
 
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chatbot = TextChatbot(
+                chatbot = text_chatbot(
                     label="Conversation",
                     height=480,
                     sanitize_html=True,
@@ -218,6 +217,6 @@ def configure_queue(demo: gr.Blocks, *, concurrency_limit: int | None = DEFAULT_
 
 
 __all__ = [
-    "DEFAULT_CONCURRENCY", "DEFAULT_MAX_QUEUE", "TextChatbot", "banner_html", "build_app", "configure_queue",
-    "display_decode", "display_encode",
+    "DEFAULT_CONCURRENCY", "DEFAULT_MAX_QUEUE", "banner_html", "build_app", "configure_queue",
+    "display_decode", "display_encode", "text_chatbot",
 ]
