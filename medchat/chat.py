@@ -249,8 +249,14 @@ class ChatService:
             yield [notice(turn, str(exc))]
             return
         level = triage(text)
-        passages = self.retriever.search(text) if self.retriever is not None else []
-        context = self.retriever.prompt_context(passages) if passages else ""
+        passages, context = [], ""
+        if self.retriever is not None:
+            try:  # a knowledge base that fails costs the sources, not the reply
+                passages = self.retriever.search(text)
+                context = self.retriever.prompt_context(passages) if passages else ""
+            except Exception:
+                logger.exception("Retrieval failed; answering without sources")
+                passages, context = [], ""
         settings = self.generation_settings(max_new_tokens, temperature, top_p)
         messages, context_used = self.model_messages(history, text, settings.max_new_tokens, context)
         sources = self.retriever.sources_markdown(passages) if context_used else ""

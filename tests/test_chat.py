@@ -220,3 +220,14 @@ def test_gradio_message_formats_are_read(content):
     backend = WordBackend()
     run(ChatService(backend, SETTINGS), content)
     assert backend.calls[-1][0][-1] == {"role": "user", "content": "plain"}
+
+
+def test_a_failing_retriever_costs_the_sources_not_the_reply():
+    class Broken(KeywordRetriever):
+        def search(self, text):
+            raise OSError("index file missing")
+
+    backend = WordBackend()
+    final = run(ChatService(backend, SETTINGS, retriever=Broken([])), "I have a headache")[-1]
+    assert [kind_of(m) for m in final] == ["answer", "disclaimer"] and final[0]["content"] == backend.reply
+    assert backend.calls[-1][0][0]["content"] == "You are medchat."

@@ -282,7 +282,7 @@ def test_a_too_long_message_stays_in_the_textbox_and_never_reaches_the_model(url
 
 def test_emergency_guidance_is_the_answer_and_model_text_is_collapsed(url, browser, monkeypatch):
     """Issue 17.5: the guidance leads in full; the model's text sits in a closed block titled as general
-    information. Saves docs/images/chat_emergency.png (the README's picture of it)."""
+    information. Saves tests/artifacts/chat_emergency.png (copied to docs/images/ for the README)."""
     from medchat.chat import GENERAL_INFORMATION_TITLE
 
     app, address = url
@@ -300,7 +300,8 @@ def test_emergency_guidance_is_the_answer_and_model_text_is_collapsed(url, brows
     heading = page.get_by_text(GENERAL_INFORMATION_TITLE)
     assert heading.is_visible()
     assert not page.get_by_text(model_text).is_visible()  # collapsed: the guidance is what the user reads
-    page.screenshot(path=str(Path(__file__).parent.parent / "docs" / "images" / "chat_emergency.png"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat_emergency.png"))
     heading.click()
     page.get_by_text(model_text).wait_for(state="visible", timeout=10_000)
     page.close()
