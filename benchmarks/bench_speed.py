@@ -13,8 +13,8 @@ so transformers' own bitsandbytes loader quantizes it: NF4 + double quant, bf16 
   generate) and medchat's paths (`medchat.serving`: static cache + CUDA graph, merged adapter), plus the overhead
   of the app's streaming (`medchat.generation.stream_reply`) over a raw generate, and the merge's logit drift.
 
-    python benchmarks/bench_speed.py --out $OUT                 # the GPU run (about 6 minutes on an H100)
-    python benchmarks/bench_speed.py --tiny --out /tmp/bench    # CPU smoke test of the same code, tiny model
+    python -m benchmarks.bench_speed --out $OUT                 # the GPU run (about 6 minutes on an H100)
+    python -m benchmarks.bench_speed --tiny --out /tmp/bench    # CPU smoke test of the same code, tiny model
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import gc
 import json
 import math
 import statistics
-import sys
 import threading
 import time
 import traceback
@@ -34,7 +33,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     LLAMA3_TOKENIZER, ROOT, SEED_LORA, SEED_RECIPE, environment, save_markdown_and_json, load_rows, make_step_timer, markdown_table,
@@ -319,9 +317,13 @@ def prompt_ids(tokenizer, rows, n_tokens: int) -> list[int]:
 
 
 def left_pad(prompts: list[list[int]], pad_id: int, device):
-    from medchat.generation import left_pad as left_pad_cpu
-
-    ids, mask = left_pad_cpu(prompts, pad_id)
+    """input_ids and attention_mask of token-id lists padded on the left (random-weight runs have no tokenizer)."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        ids[row, width - len(p):] = torch.tensor(p, dtype=torch.long)
+        mask[row, width - len(p):] = 1
     return ids.to(device), mask.to(device)
 
 

@@ -2,17 +2,15 @@
 as `model.generate` (greedy, left-padded batch, seeded sampling with temperature/top-p/repetition penalty), on a
 plain model and on a 4-bit NF4 base with an unmerged LoRA; and `merge_and_requantize` vs unmerged logit drift.
 
-    python benchmarks/check_serving_cpu.py
+    python -m benchmarks.check_serving_cpu
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def tiny_model(quantized: bool):

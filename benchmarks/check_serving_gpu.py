@@ -3,21 +3,19 @@
 Reports per prompt how many of the first new tokens are identical and the first-token logit drift (bf16 kernels
 differ between the paths: flash prefill over a padded bucket vs the eager shapes, so long greedy runs may part).
 
-    python benchmarks/check_serving_gpu.py --out $OUT
+    python -m benchmarks.check_serving_gpu --out $OUT
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def check(load_in_4bit: bool, prompts: list[str], new_tokens: int) -> dict:

@@ -6,15 +6,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 BENCHDATA = ROOT / ".benchdata"  # git-ignored: real rows and the Llama 3 tokenizer, never committed
 DEFAULT_ROWS = BENCHDATA / "healthcaremagic_600.jsonl"

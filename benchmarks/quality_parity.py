@@ -7,9 +7,9 @@ compared unmerged vs merged-and-requantized (`medchat.serving.merge_and_requanti
 Optionally MedQuAD question-answer pairs are shuffled into the training rows (--mix-rows; held-out rows stay
 HealthCareMagic) and the default recipe also runs at other learning rates (--lr-variants).
 
-    python benchmarks/quality_parity.py --train-rows 600 --eval-rows 100 --out benchmarks/results
-    python benchmarks/quality_parity.py --train-rows 40 --eval-rows 8 --out /tmp/qp   # smoke
-    python benchmarks/quality_parity.py --train-rows 800 --eval-rows 200 --fractions 0.25,0.5,0.75 \
+    python -m benchmarks.quality_parity --train-rows 600 --eval-rows 100 --out benchmarks/results
+    python -m benchmarks.quality_parity --train-rows 40 --eval-rows 8 --out /tmp/qp   # smoke
+    python -m benchmarks.quality_parity --train-rows 800 --eval-rows 200 --fractions 0.25,0.5,0.75 \
         --mix-rows ../shared/data/medquad_answered.jsonl.gz --mix-count 800 --lr-variants 4e-4,6e-4 --tag smollm2-mix
 """
 
@@ -21,14 +21,12 @@ import gc
 import gzip
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     SEED_LORA, SEED_RECIPE, SHARED_ROWS, environment, load_rows, make_step_timer, markdown_table,

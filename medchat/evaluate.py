@@ -280,7 +280,7 @@ def refinalize_samples(path_in, path_out) -> dict:
     (code-added guidance and disclaimer removed) goes through `finalize_reply` and the answer checks anew. Used when
     the safety layer changes, so reviewers judge exactly what the app would now show for the same model output."""
     from medchat.answer_checks import check_answer, summarize_checks
-    from medchat.generation import strip_app_additions
+    from medchat.safety.saved_replies import strip_app_additions
     from medchat.safety import finalize_reply, triage
 
     rows = [json.loads(line) for line in Path(path_in).read_text().splitlines() if line.strip()]

@@ -1,32 +1,28 @@
-"""Prompt building, streaming and batched generation.
+"""Model text: prompts in the model's chat template, streamed and batched generation, the in-process backend.
 
-One place turns a chat (as Gradio 6 hands it over) into model messages and runs
-``model.generate``:
+This layer knows nothing of safety or Gradio: plain ``{"role", "content"}`` messages in, the model's text out.
 
-* :func:`build_messages` — system prompt + history + newest message, trimmed by
-  *tokens* (oldest whole turns first) so that prompt + ``max_new_tokens`` fit the
-  context; assistant turns are stripped of what the app added around the model
-  text (triage guidance, disclaimer) before they are fed back to the model.
-* :func:`stream_reply` — ``model.generate`` in a thread with a
-  ``TextIteratorStreamer``; yields the cumulative reply; errors reach the caller.
-* :func:`generate_replies` — batched (left padded) generation for evaluation.
+* :class:`GenerationSettings` — the sampling a caller asks for, as a transformers ``GenerationConfig``.
+* :func:`stream_reply` — ``model.generate`` in a thread with a ``TextIteratorStreamer``; yields the cumulative
+  reply; errors reach the caller; closing the iterator stops the generation.
+* :func:`generate_replies` — batched generation (the tokenizer pads on the left) for evaluation.
+* :class:`TransformersBackend` — the chat service's ``ReplyBackend`` (``medchat.chat``) for a model in this process.
 
-The model's own chat template is always used (``apply_chat_template`` with
-``add_generation_prompt=True``); the templated prompt is never tokenized again
-with special tokens, so there is no double BOS.
+The model's own chat template is always used (``apply_chat_template`` with ``add_generation_prompt=True``); the
+templated prompt is never tokenized again with special tokens, so there is no double BOS.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import queue
-import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
 from medchat.chat_format import END_OF_TURN_TOKENS as CHAT_END_OF_TURN_TOKENS
 from medchat.chat_format import vocab_id
@@ -35,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 # Every token that ends a reply: the chat formats' end-of-turn tokens plus Llama 3's end of text.
 END_OF_TURN_TOKENS = (*CHAT_END_OF_TURN_TOKENS, "<|end_of_text|>")
-TRUNCATION_MARKER = " […] "
 
 
 @dataclass
@@ -49,110 +44,27 @@ class GenerationSettings:
     do_sample: bool = True
     seed: int | None = None
 
-    def generate_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``model.generate``; greedy when sampling is off or temperature <= 0."""
-        sample = bool(self.do_sample) and float(self.temperature) > 0
-        kwargs: dict[str, Any] = {
+    @property
+    def sampling(self) -> bool:
+        return bool(self.do_sample) and float(self.temperature) > 0
+
+    def generation_config(self, base: GenerationConfig | None = None, **ids: Any) -> GenerationConfig:
+        """These settings over ``base`` (the model's own config: eos, pad, bos stay), greedy when sampling is off or
+        the temperature is 0; ``ids`` sets token ids (``eos_token_id=...``, ``pad_token_id=...``)."""
+        config = copy.deepcopy(base) if base is not None else GenerationConfig()
+        values: dict[str, Any] = {
             "max_new_tokens": int(self.max_new_tokens),
-            "do_sample": sample,
+            "do_sample": self.sampling,
             "repetition_penalty": float(self.repetition_penalty),
+            "no_repeat_ngram_size": int(self.no_repeat_ngram_size) or None,
+            **ids,
         }
-        if self.no_repeat_ngram_size:
-            kwargs["no_repeat_ngram_size"] = int(self.no_repeat_ngram_size)
-        if sample:
-            kwargs["temperature"] = float(self.temperature)
-            kwargs["top_p"] = float(self.top_p)
-        else:  # silence "temperature is set but do_sample=False" warnings from the model's config
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        return kwargs
-
-
-# --------------------------------------------------------------------------- content helpers
-
-
-def content_to_text(content: Any) -> str:
-    """Text of a Gradio message content: ``str``, a list of blocks
-    (``[{"type": "text", "text": ...}, {"type": "file", ...}]``), a multimodal dict
-    (``{"text": ..., "files": [...]}``) or ``None``. Non-text blocks are dropped."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, dict):
-        if content.get("type", "text") == "text" and isinstance(content.get("text"), str):
-            return content["text"]
-        if isinstance(content.get("content"), (str, list)):
-            return content_to_text(content["content"])
-        return ""
-    if isinstance(content, (list, tuple)):
-        parts = [content_to_text(block) for block in content if isinstance(block, (str, dict))]
-        return "\n".join(p for p in parts if p)
-    text = getattr(content, "text", None)  # gr.ChatMessage-like / TextBlock-like objects
-    return text if isinstance(text, str) else ""
-
-
-def _role_and_content(item: Any) -> tuple[str | None, Any]:
-    if isinstance(item, dict):
-        return item.get("role"), item.get("content")
-    return getattr(item, "role", None), getattr(item, "content", None)
-
-
-_SEPARATOR_LINE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,}|—+)\s*$", re.MULTILINE)
-
-
-def strip_app_additions(reply: str) -> str:
-    """The model's own words of a reply that went through ``safety.finalize_reply``: any triage
-    guidance block, the dosing note and the disclaimer are removed (every guidance text is known,
-    so the user's message is not needed)."""
-    from medchat import safety
-    from medchat.dosing import ASK_FOR_DOSE
-
-    text = reply or ""
-    for piece in [*safety.all_guidance_texts(), safety.DISCLAIMER, ASK_FOR_DOSE]:
-        piece = piece.strip()
-        if piece and piece in text:
-            text = text.replace(piece, "")
-    text = _SEPARATOR_LINE.sub("", text)
-    # Emphasis markers left behind by a wrapped disclaimer ("*...*", "_..._").
-    text = re.sub(r"(?m)^\s*[*_>]+\s*$", "", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-def _history_turns(history: Iterable[Any] | None) -> list[list[dict[str, str]]]:
-    """Group history into turns: one user message followed by its assistant message(s).
-
-    Consecutive assistant messages (Gradio may split one reply) are merged; system
-    messages and turns without an answer are dropped; assistant text is stripped of
-    the app's additions."""
-    turns: list[list[dict[str, str]]] = []
-    user_text: str | None = None
-    answer_parts: list[str] = []
-
-    def flush() -> None:
-        if user_text is not None and answer_parts:
-            answer = "\n\n".join(answer_parts).strip()
-            if answer:
-                turns.append([{"role": "user", "content": user_text}, {"role": "assistant", "content": answer}])
-
-    for item in history or []:
-        if isinstance(item, (list, tuple)) and len(item) == 2 and not isinstance(item, dict):
-            # Legacy tuple format [user, assistant]
-            flush()
-            user_text, answer_parts = content_to_text(item[0]).strip(), []
-            if item[1] is not None:
-                answer_parts.append(strip_app_additions(content_to_text(item[1])))
-            continue
-        role, content = _role_and_content(item)
-        text = content_to_text(content)
-        if role == "user":
-            flush()
-            user_text, answer_parts = text.strip(), []
-        elif role == "assistant" and user_text is not None:
-            stripped = strip_app_additions(text)
-            if stripped:
-                answer_parts.append(stripped)
-    flush()
-    return turns
+        if self.sampling:
+            values.update(temperature=float(self.temperature), top_p=float(self.top_p))
+        else:  # a model's sampling defaults would make transformers warn that they are ignored
+            values.update(temperature=None, top_p=None, top_k=None)
+        config.update(**values)
+        return config
 
 
 # --------------------------------------------------------------------------- prompt building
@@ -172,78 +84,6 @@ def _template_ids(tokenizer, messages: list[dict[str, str]], add_generation_prom
 def count_prompt_tokens(tokenizer, messages: list[dict[str, str]]) -> int:
     """Number of prompt tokens of ``messages`` rendered with the generation prompt."""
     return len(_template_ids(tokenizer, messages))
-
-
-def _truncate_middle(tokenizer, text: str, max_tokens: int) -> str:
-    ids = tokenizer.encode(text, add_special_tokens=False)
-    if len(ids) <= max_tokens:
-        return text
-    marker_len = len(tokenizer.encode(TRUNCATION_MARKER, add_special_tokens=False))
-    keep = max(max_tokens - marker_len, 2)
-    head = keep // 2 + keep % 2
-    tail = keep - head
-    return (
-        tokenizer.decode(ids[:head], skip_special_tokens=True).rstrip()
-        + TRUNCATION_MARKER
-        + tokenizer.decode(ids[len(ids) - tail :], skip_special_tokens=True).lstrip()
-    )
-
-
-def build_messages(
-    history: Sequence[Any] | None,
-    message: Any,
-    system_prompt: str | None,
-    tokenizer,
-    max_context_tokens: int,
-    max_new_tokens: int,
-) -> list[dict[str, str]]:
-    """Chat messages for the model: system prompt, as many of the newest history turns as fit
-    in ``max_context_tokens - max_new_tokens`` prompt tokens, and the newest user message.
-
-    Oldest whole user+assistant turns are dropped first; the system prompt and the newest
-    message are always kept (the newest message is cut in the middle only if it alone
-    does not fit)."""
-    budget = int(max_context_tokens) - int(max_new_tokens)
-    if budget <= 0:
-        raise ValueError(
-            f"max_new_tokens ({max_new_tokens}) must be smaller than max_context_tokens ({max_context_tokens})"
-        )
-    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    newest = {"role": "user", "content": content_to_text(message).strip()}
-    turns = _history_turns(history)
-
-    base = system + [newest]
-    base_len = count_prompt_tokens(tokenizer, base)
-    if base_len > budget:
-        overhead = count_prompt_tokens(tokenizer, system + [{"role": "user", "content": ""}])
-        allowed = max(budget - overhead, 8)
-        text = newest["content"]
-        for _ in range(6):  # re-tokenization at the cut may shift a token or two
-            newest = {"role": "user", "content": _truncate_middle(tokenizer, text, allowed)}
-            if count_prompt_tokens(tokenizer, system + [newest]) <= budget or allowed <= 8:
-                break
-            allowed = max(allowed - 8, 8)
-        logger.info("Newest message truncated to fit %d prompt tokens", budget)
-        return system + [newest]
-
-    # Additive estimate of each turn's cost, then an exact check of the result.
-    costs = []
-    for turn in turns:
-        costs.append(count_prompt_tokens(tokenizer, system + turn + [newest]) - base_len)
-    start = 0
-    total = base_len + sum(costs)
-    while start < len(turns) and total > budget:
-        total -= costs[start]
-        start += 1
-    while True:
-        kept = [m for turn in turns[start:] for m in turn]
-        candidate = system + kept + [newest]
-        if start >= len(turns) or count_prompt_tokens(tokenizer, candidate) <= budget:
-            break
-        start += 1
-    if start:
-        logger.debug("Dropped %d oldest turn(s) to fit %d prompt tokens", start, budget)
-    return candidate
 
 
 # --------------------------------------------------------------------------- generation helpers
@@ -380,12 +220,14 @@ def stream_reply(
     streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=poll_seconds)
     stop = threading.Event()
     errors: list[BaseException] = []
+    config = settings.generation_config(
+        getattr(model, "generation_config", None), eos_token_id=eos_ids or None,
+        pad_token_id=_pad_token_id(model, tokenizer, eos_ids),
+    )
     kwargs = dict(
         **inputs,
-        **settings.generate_kwargs(),
+        generation_config=config,
         streamer=streamer,
-        eos_token_id=eos_ids or None,
-        pad_token_id=_pad_token_id(model, tokenizer, eos_ids),
         stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)]),
     )
 
@@ -426,18 +268,6 @@ def stream_reply(
         raise errors[0]
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``input_ids`` and ``attention_mask`` [len(prompts), longest] of token-id lists, padded on the
-    left (a decoder-only batch ends every row at its last prompt token)."""
-    width = max(len(p) for p in prompts)
-    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, ids in enumerate(prompts):
-        input_ids[row, width - len(ids) :] = torch.tensor(list(ids), dtype=torch.long)
-        attention[row, width - len(ids) :] = 1
-    return input_ids, attention
-
-
 def generate_replies(
     model,
     tokenizer,
@@ -445,9 +275,9 @@ def generate_replies(
     settings: GenerationSettings | None = None,
     batch_size: int = 8,
 ) -> list[str]:
-    """Replies to many conversations, batched with left padding (prompts sorted by length to
-    limit padding, results returned in input order). Greedy when ``settings.do_sample`` is
-    False; seeded with ``settings.seed`` when given."""
+    """Replies to many conversations, batched (the tokenizer pads on the left; prompts sorted by length to limit
+    padding, results returned in input order). Greedy when ``settings.do_sample`` is False; seeded with
+    ``settings.seed`` when given."""
     settings = settings or GenerationSettings()
     if not list_of_messages:
         return []
@@ -456,6 +286,9 @@ def generate_replies(
     pad_id = _pad_token_id(model, tokenizer, eos_ids)
     if pad_id is None:
         raise ValueError("The tokenizer has neither a pad nor an eos token")
+    if tokenizer.pad_token_id is None:  # the tokenizer pads with the id generate pads with
+        tokenizer = copy.copy(tokenizer)
+        tokenizer.pad_token_id = pad_id
     specials = _special_strings(tokenizer)
     prompts = [_template_ids(tokenizer, list(m)) for m in list_of_messages]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)
@@ -463,19 +296,17 @@ def generate_replies(
     if settings.seed is not None:
         torch.manual_seed(int(settings.seed))
     eos_set = set(eos_ids)
-    gen_kwargs = settings.generate_kwargs()
-    for start in range(0, len(order), max(int(batch_size), 1)):
-        idx = order[start : start + max(int(batch_size), 1)]
-        input_ids, attention = left_pad([prompts[i] for i in idx], pad_id)
-        width = input_ids.shape[1]
+    config = settings.generation_config(getattr(model, "generation_config", None), eos_token_id=eos_ids or None,
+                                        pad_token_id=pad_id)
+    step = max(int(batch_size), 1)
+    for start in range(0, len(order), step):
+        idx = order[start : start + step]
+        batch = tokenizer.pad({"input_ids": [prompts[i] for i in idx]}, padding=True, padding_side="left",
+                              return_tensors="pt")
+        width = batch["input_ids"].shape[1]
         with torch.inference_mode():
-            out = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention.to(device),
-                **gen_kwargs,
-                eos_token_id=eos_ids or None,
-                pad_token_id=pad_id,
-            )
+            out = model.generate(input_ids=batch["input_ids"].to(device),
+                                 attention_mask=batch["attention_mask"].to(device), generation_config=config)
         for row, i in enumerate(idx):
             new = out[row, width:].tolist()
             for pos, tok in enumerate(new):
@@ -486,16 +317,35 @@ def generate_replies(
     return replies
 
 
+class TransformersBackend:
+    """The chat service's reply backend for a model loaded in this process (``medchat.chat.ReplyBackend``).
+
+    ``generator`` is what runs ``generate`` (the model, or ``medchat.serving.FastServingModel`` around it);
+    ``stream_fn(messages, settings)`` replaces the in-process streaming where the generation must run elsewhere
+    (ZeroGPU's ``@spaces.GPU`` function, which has to be a module-level function of ``app.py``)."""
+
+    def __init__(self, model, tokenizer, *, label: str, generator=None,
+                 stream_fn: Callable[[list[dict[str, str]], GenerationSettings], Iterator[str]] | None = None):
+        self.model, self.tokenizer, self.label = model, tokenizer, label
+        self.generator = generator if generator is not None else model
+        self._stream_fn = stream_fn
+
+    def stream(self, messages: list[dict[str, str]], settings: GenerationSettings) -> Iterator[str]:
+        if self._stream_fn is not None:
+            return self._stream_fn(messages, settings)
+        return stream_reply(self.generator, self.tokenizer, messages, settings)
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        return count_prompt_tokens(self.tokenizer, messages)
+
+
 __all__ = [
     "GenerationSettings",
-    "build_messages",
-    "content_to_text",
+    "TransformersBackend",
     "count_prompt_tokens",
     "eos_token_ids",
     "generate_replies",
-    "left_pad",
     "model_device",
     "prompt_inputs",
     "stream_reply",
-    "strip_app_additions",
 ]

@@ -1,83 +1,76 @@
 """The Gradio Blocks of the medchat app: a disclaimer banner, which model is loaded, the chat tab
 (a streaming ``gr.ChatInterface`` exposed as the ``/chat`` API) and, when given, the review tab.
 
-``build_app`` only lays the page out; ``app.py`` owns the model and the chat handler.
-Replies are rendered as Markdown; HTML tags in a reply are shown as text and Markdown images as their
-alt text (``display_safe``), and the Chatbot sanitizes HTML and keeps no custom tags, so ``<script>``
-never runs and a reply cannot make the browser load a remote URL.
+``build_app`` only lays the page out; the chat service (``medchat.chat``) writes the replies.
+
+Text is shown as text. The Chatbot renders Markdown, which would let a message (the user's own or the model's)
+carry HTML such as ``<img src=...>`` that the browser fetches. ``text_chatbot`` encodes every message for display
+on the way to the browser (``&`` and ``<`` as entities, ``![`` as ``&#33;[``, code spans untouched, where
+Markdown shows text verbatim) and decodes exactly on the way back, so Python code only ever sees what was typed
+or generated; the Chatbot also sanitizes HTML and keeps no custom tags.
 """
 
 from __future__ import annotations
 
-import functools
 import html
-import inspect
 import re
 from typing import Any, Callable
 
 import gradio as gr
 
 from medchat.generation import GenerationSettings
-
-DEFAULT_CONCURRENCY = 1  # one generation at a time per replica: a GPU (or CPU) serves one stream well
-DEFAULT_MAX_QUEUE = 32
+from medchat.safety import InputError
+from medchat.settings import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE
 
 _DEFAULTS = GenerationSettings()
 
-
 _CODE = re.compile(r"(```.*?(?:```|$)|`[^`\n]*`)", re.S)
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
+_ENCODE = (("&", "&amp;"), ("<", "&lt;"), ("![", "&#33;["))
 
 
-def display_safe(text: str) -> str:
-    """Reply text for the chat window: HTML tags show as text (``<b>`` stays ``<b>``, nothing is
-    parsed) and Markdown images become their alt text, so a reply can neither run script nor make
-    the browser fetch a remote URL. Code spans/blocks are left alone (Markdown shows them verbatim)."""
-    if not isinstance(text, str):
-        return text
+def display_encode(text: str) -> str:
+    """Message text as the browser must get it to show it as text (tags and images inert, code spans as they are)."""
     parts = _CODE.split(text)
     for i in range(0, len(parts), 2):
-        part = _TAG_START.sub("&lt;", parts[i])
-        parts[i] = _MD_IMAGE.sub(lambda m: f"[image: {m.group(1).strip() or 'not shown'}]", part)
+        for raw, shown in _ENCODE:
+            parts[i] = parts[i].replace(raw, shown)
     return "".join(parts)
 
 
-def _undo_display(content: Any) -> Any:
-    """History as the model wrote it (the escaping of ``display_safe`` removed)."""
+def display_decode(text: str) -> str:
+    """Exact inverse of ``display_encode`` (every ``&`` in encoded text starts one of the three entities)."""
+    parts = _CODE.split(text)
+    for i in range(0, len(parts), 2):
+        for raw, shown in reversed(_ENCODE):
+            parts[i] = parts[i].replace(shown, raw)
+    return "".join(parts)
+
+
+def _map_text(message: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(message, gr.ChatMessage):
+        message = {"role": message.role, "content": message.content, "metadata": message.metadata,
+                   "options": message.options}
+    if not isinstance(message, dict):
+        return message
+    content = message.get("content")
     if isinstance(content, str):
-        return content.replace("&lt;", "<")
-    if isinstance(content, list):
-        return [
-            {**b, "text": b["text"].replace("&lt;", "<")} if isinstance(b, dict) and isinstance(b.get("text"), str) else b
-            for b in content
-        ]
-    return content
+        content = fn(content)
+    elif isinstance(content, list):
+        content = [fn(b) if isinstance(b, str) else
+                   {**b, "text": fn(b["text"])} if isinstance(b, dict) and isinstance(b.get("text"), str) else b
+                   for b in content]
+    return {**message, "content": content}
 
 
-def _displayed(chat_fn: Callable) -> Callable:
-    """Wrap the chat function so that what it shows goes through ``display_safe``."""
-
-    def history_in(history):
-        return [
-            {**m, "content": _undo_display(m.get("content"))} if isinstance(m, dict) and m.get("role") == "assistant" else m
-            for m in (history or [])
-        ]
-
-    if inspect.isgeneratorfunction(chat_fn):
-
-        @functools.wraps(chat_fn)
-        def stream(message, history, *args):
-            for chunk in chat_fn(message, history_in(history), *args):
-                yield display_safe(chunk)
-
-        return stream
-
-    @functools.wraps(chat_fn)
-    def once(message, history, *args):
-        return display_safe(chat_fn(message, history_in(history), *args))
-
-    return once
+def text_chatbot(**kwargs) -> gr.Chatbot:
+    """A Chatbot that shows message text as text: encoded for display on the way out, decoded on the way in.
+    (Its methods are wrapped, not subclassed: Gradio writes a .pyi stub beside any module that subclasses a
+    component.)"""
+    chatbot = gr.Chatbot(**kwargs)
+    postprocess, preprocess = chatbot.postprocess, chatbot.preprocess
+    chatbot.postprocess = lambda value: postprocess([_map_text(m, display_encode) for m in value] if value else value)
+    chatbot.preprocess = lambda payload: [_map_text(m, display_decode) for m in preprocess(payload)]
+    return chatbot
 
 
 def _plain(text: str) -> str:
@@ -113,40 +106,45 @@ def banner_html(disclaimer: str | None = None) -> str:
 
 
 def build_app(
-    chat_fn: Callable,
+    service,
     *,
-    model_label: str,
-    adapter_label: str,
     examples: list[str],
     review_tab: Callable[[], object] | None = None,
     title: str = "medchat",
     disclaimer: str | None = None,
     default_settings: GenerationSettings | None = None,
-    max_new_tokens_limit: int = 1024,
     concurrency_limit: int | None = DEFAULT_CONCURRENCY,
     max_queue: int | None = DEFAULT_MAX_QUEUE,
 ) -> gr.Blocks:
     """The app's Blocks.
 
-    chat_fn: ``chat_fn(message, history, max_new_tokens, temperature, top_p)``, a generator of the
-        cumulative reply (the ChatInterface streams it).
+    service: a ``medchat.chat.ChatService``: ``service.respond`` is the ChatInterface handler, ``service.validate``
+        checks a message in the browser before it leaves the textbox, ``service.backend.label`` names the model.
     review_tab: called inside a ``gr.Tab("Review")`` to build that tab's content.
     concurrency_limit / max_queue: queue settings (``configure_queue`` changes them later).
     """
+    max_new_tokens_limit = service.settings.max_new_tokens_limit
+
+    def validator(message):
+        # Runs as a queued step before the textbox is cleared: a message refused here, or refused because the queue
+        # is full ("This application is currently busy. Please try again."), stays in the textbox to send again.
+        try:
+            service.validate(message)
+        except InputError as exc:
+            return gr.validate(False, str(exc))
+        return gr.validate(True, "")
+
     settings = default_settings or _DEFAULTS
     max_new_default = min(int(settings.max_new_tokens), int(max_new_tokens_limit))
 
     with gr.Blocks(title=title, analytics_enabled=False, fill_height=False) as demo:
         gr.Markdown(f"# {html.escape(title)}\nAsk a health question and get a doctor-style answer.")
         gr.Markdown(banner_html(disclaimer), elem_id="medchat-banner")
-        gr.Markdown(
-            f"**Base model:** {_code(model_label)} &nbsp;·&nbsp; **Adapter:** {_code(adapter_label)}",
-            elem_id="medchat-model-line",
-        )
+        gr.Markdown(f"**Model:** {_code(service.backend.label)}", elem_id="medchat-model-line")
 
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chatbot = gr.Chatbot(
+                chatbot = text_chatbot(
                     label="Conversation",
                     height=480,
                     sanitize_html=True,
@@ -175,7 +173,8 @@ def build_app(
                     gr.Slider(0.1, 1.0, value=float(settings.top_p), step=0.05, label="Top-p", render=False),
                 ]
                 chat_interface = gr.ChatInterface(
-                    fn=_displayed(chat_fn),
+                    fn=service.respond,
+                    validator=validator,
                     chatbot=chatbot,
                     textbox=textbox,
                     additional_inputs=additional_inputs,
@@ -185,7 +184,8 @@ def build_app(
                     cache_examples=False,
                     run_examples_on_click=True,
                     api_name="chat",
-                    api_description="Stream a doctor-style reply (ends with the medical disclaimer).",
+                    api_description="Stream a doctor-style reply: a list of messages (guidance, answer, sources, disclaimer last), "
+                    "each tagged in metadata.id; one Client keeps one conversation.",
                     flagging_mode="never",
                     save_history=False,
                     fill_height=False,
@@ -202,6 +202,10 @@ def build_app(
             elem_id="medchat-footer",
         )
 
+    for block_fn in demo.fns.values():
+        if block_fn.name == "_clear_and_save_textbox":
+            # A refused step (queue full) would cover the kept message with an "Error" badge; the toast says why.
+            block_fn.show_progress = "hidden"
     demo.chat_interface = chat_interface  # for tests and callers that need the component tree
     configure_queue(demo, concurrency_limit=concurrency_limit, max_queue=max_queue)
     return demo
@@ -212,4 +216,7 @@ def configure_queue(demo: gr.Blocks, *, concurrency_limit: int | None = DEFAULT_
     return demo.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)
 
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_MAX_QUEUE", "banner_html", "build_app", "configure_queue", "display_safe"]
+__all__ = [
+    "DEFAULT_CONCURRENCY", "DEFAULT_MAX_QUEUE", "banner_html", "build_app", "configure_queue",
+    "display_decode", "display_encode", "text_chatbot",
+]

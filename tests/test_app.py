@@ -57,23 +57,34 @@ def _ends_with_disclaimer(text: str) -> bool:
     return text.rstrip().endswith(DISCLAIMER.strip())
 
 
+def _text(reply) -> str:
+    """A reply of the /chat API (its list of messages) as one text, in the order shown."""
+    from medchat.chat import reply_text
+
+    assert isinstance(reply, list) and all(isinstance(m, dict) and m["role"] == "assistant" for m in reply), reply
+    return reply_text(reply)
+
+
 def test_predict_returns_reply_with_disclaimer(served):
-    app, client = served
-    reply = client.predict("I have a mild headache", api_name="/chat")
-    assert isinstance(reply, str)
-    assert _ends_with_disclaimer(reply)
+    from medchat.chat import kind_of
     from medchat.safety import DISCLAIMER
 
-    assert len(reply.strip()) > len(DISCLAIMER.strip())  # the model said something too
+    app, client = served
+    client.reset_session()
+    reply = client.predict("I have a mild headache", api_name="/chat")
+    assert _ends_with_disclaimer(_text(reply))
+    assert [kind_of(m) for m in reply] == ["answer", "disclaimer"]
+    assert DISCLAIMER not in reply[0]["content"] and reply[0]["content"].strip()  # the model said something too
 
 
 def test_stream_has_several_chunks_each_with_disclaimer(served):
     _, client = served
+    client.reset_session()
     job = client.submit("My knee hurts after running, what can I do?", *FAST, api_name="/chat")
     final = job.result(timeout=120)
-    chunks = [c for c in job.outputs() if isinstance(c, str)]
+    chunks = [_text(c) for c in job.outputs() if isinstance(c, list)]
     assert len(set(chunks)) >= 3
-    assert chunks[-1] == final
+    assert chunks[-1] == _text(final)
     for chunk in chunks:
         assert _ends_with_disclaimer(chunk), chunk
 
@@ -82,40 +93,74 @@ def test_empty_and_too_long_messages_get_friendly_errors(served):
     from medchat.safety import DISCLAIMER, InputError, validate_user_message
 
     app, client = served
-    for bad in ("   ", "x" * (app.MAX_INPUT_CHARS + 10)):
+    client.reset_session()
+    for bad in ("   ", "x" * (app.settings.max_input_chars + 10)):
         with pytest.raises(InputError) as err:
-            validate_user_message(bad, max_chars=app.MAX_INPUT_CHARS)
-        reply = client.predict(bad, *FAST, api_name="/chat")
+            validate_user_message(bad, max_chars=app.settings.max_input_chars)
+        reply = _text(client.predict(bad, *FAST, api_name="/chat"))
         assert reply == str(err.value)
         assert reply and "Traceback" not in reply and DISCLAIMER.strip() not in reply
+
+
+def test_refused_message_never_reaches_the_model_on_the_next_turn(served, monkeypatch):
+    """Issue 17.3: a 4,600-character message is refused, and the next turn's history does not carry it."""
+    app, client = served
+    seen = []
+    real = app.stream_reply
+
+    def spy(model, tokenizer, messages, settings):
+        seen.append(messages)
+        yield from real(model, tokenizer, messages, settings)
+
+    monkeypatch.setattr(app, "stream_reply", spy)
+    client.reset_session()
+    client.predict("I have had a sore throat since Monday", *FAST, api_name="/chat")
+    refused = "please read all of this: " + "symptom details " * 288  # 4,633 characters
+    assert len(refused) > 4600
+    assert "limit is 4000" in _text(client.predict(refused, *FAST, api_name="/chat"))
+    assert _ends_with_disclaimer(_text(client.predict("Is it contagious?", *FAST, api_name="/chat")))
+    assert len(seen) == 2  # the refused message never went to the model
+    roles = [m["role"] for m in seen[-1]]
+    assert roles == ["system", "user", "assistant", "user"]
+    assert seen[-1][1]["content"] == "I have had a sore throat since Monday"
+    assert all("symptom details" not in m["content"] for m in seen[-1])
+    # one Client is one conversation: a fresh session starts a new one
+    client.reset_session()
+    client.predict("Is it contagious?", *FAST, api_name="/chat")
+    assert [m["role"] for m in seen[-1]] == ["system", "user"]
 
 
 def test_emergency_guidance_comes_first_in_every_chunk(served):
     from medchat.safety import triage
 
     _, client = served
+    client.reset_session()
     message = "I have crushing chest pain spreading to my left arm and I am sweating"
     guidance = triage(message).guidance.strip()
     assert guidance
     job = client.submit(message, *FAST, api_name="/chat")
     job.result(timeout=120)
-    chunks = [c for c in job.outputs() if isinstance(c, str)]
+    chunks = [c for c in job.outputs() if isinstance(c, list)]
     assert len(chunks) >= 2
     for chunk in chunks:
-        assert chunk.lstrip().startswith(guidance), chunk[:200]
-        assert _ends_with_disclaimer(chunk)
+        assert chunk[0]["content"] == guidance
+        assert _text(chunk).lstrip().startswith(guidance), _text(chunk)[:200]
+        assert _ends_with_disclaimer(_text(chunk))
 
 
 def test_generation_error_is_friendly_and_app_stays_up(served, monkeypatch):
+    from medchat.chat import ERROR_REPLY
+
     app, client = served
+    client.reset_session()
 
     def boom(*args, **kwargs):
         raise RuntimeError("CUDA out of memory (simulated)")
         yield  # pragma: no cover
 
     monkeypatch.setattr(app, "stream_reply", boom)
-    reply = client.predict("I have a mild headache", *FAST, api_name="/chat")
-    assert reply == app.ERROR_REPLY
+    reply = _text(client.predict("I have a mild headache", *FAST, api_name="/chat"))
+    assert reply == ERROR_REPLY
     assert "CUDA" not in reply
 
     import gradio as gr
@@ -125,16 +170,17 @@ def test_generation_error_is_friendly_and_app_stays_up(served, monkeypatch):
         yield  # pragma: no cover
 
     monkeypatch.setattr(app, "stream_reply", quota)
-    reply = client.predict("I have a mild headache", *FAST, api_name="/chat")
-    assert reply.startswith(app.ERROR_REPLY) and "GPU quota" in reply
+    reply = _text(client.predict("I have a mild headache", *FAST, api_name="/chat"))
+    assert reply.startswith(ERROR_REPLY) and "GPU quota" in reply
     monkeypatch.undo()
-    reply = client.predict("I have a mild headache", *FAST, api_name="/chat")
-    assert _ends_with_disclaimer(reply) and reply != app.ERROR_REPLY
+    reply = _text(client.predict("I have a mild headache", *FAST, api_name="/chat"))
+    assert _ends_with_disclaimer(reply) and reply != ERROR_REPLY
 
 
 def test_history_is_trimmed_and_fed_back_without_additions(served, monkeypatch):
     """The handler gives the GPU function plain data; what reaches the model has no disclaimer."""
-    from medchat.safety import DISCLAIMER, finalize_reply
+    from medchat.chat import chat_message
+    from medchat.safety import DISCLAIMER
 
     app, _ = served
     seen = {}
@@ -146,24 +192,36 @@ def test_history_is_trimmed_and_fed_back_without_additions(served, monkeypatch):
     monkeypatch.setattr(app, "stream_reply", fake_stream)
     history = [
         {"role": "user", "content": [{"type": "text", "text": "I have a cold"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": finalize_reply("I have a cold", "Drink tea.")}]},
+        chat_message("answer", 0, "Drink tea."),
+        chat_message("disclaimer", 0, DISCLAIMER),
     ]
-    out = list(app.chat([{"type": "text", "text": "And a cough?"}], history, 32, 0.0, 0.9))
-    assert out[-1].startswith("Rest and fluids.") or "Rest and fluids." in out[-1]
-    assert _ends_with_disclaimer(out[-1])
+    out = list(app.service.respond([{"type": "text", "text": "And a cough?"}], history, 32, 0.0, 0.9))
+    assert out[-1][0]["content"] == "Rest and fluids."
+    assert _ends_with_disclaimer(_text(out[-1]))
     msgs = seen["messages"]
     assert msgs[0]["role"] == "system" and msgs[-1] == {"role": "user", "content": "And a cough?"}
     assert msgs[2] == {"role": "assistant", "content": "Drink tea."}
     assert all(DISCLAIMER.strip() not in m["content"] for m in msgs)
     assert seen["settings"].do_sample is False and seen["settings"].max_new_tokens == 32
-    pickle.dumps(app._plain_history(history))  # crosses the ZeroGPU process boundary
+    pickle.dumps((msgs, seen["settings"]))  # crosses the ZeroGPU process boundary
+
+
+def test_model_label_shows_no_server_path(served):
+    app, _ = served
+    label = app.backend.label
+    assert label.startswith("chatty") and "(local)" in label and "/" not in label
+    line = next(b for b in app.demo.blocks.values() if getattr(b, "elem_id", None) == "medchat-model-line")
+    assert label in line.value and "/tmp" not in line.value and str(ROOT) not in line.value
 
 
 def test_gpu_duration_grows_with_tokens_and_is_capped(served):
     app, _ = served
-    assert app._gpu_duration("hi", [], 0, 0.7, 0.9) == 10
-    assert app._gpu_duration("hi", [], 384, 0.7, 0.9) == 10 + round(384 / 20)
-    assert app._gpu_duration("hi", [], 10_000, 0.7, 0.9) == 120
+    from medchat.generation import GenerationSettings
+
+    duration = lambda n: app._gpu_duration([], GenerationSettings(max_new_tokens=n))  # noqa: E731
+    assert duration(0) == 10
+    assert duration(384) == 10 + round(384 / 20)
+    assert duration(10_000) == 120
 
 
 def test_examples_are_loaded_and_not_cached(served):
@@ -175,7 +233,7 @@ def test_examples_are_loaded_and_not_cached(served):
     levels = {triage(e).level for e in examples}
     assert {"routine", "emergency", "crisis"} <= levels
     interface = app.demo.chat_interface
-    assert interface.fn.__wrapped__ is app.chat
+    assert interface.fn == app.service.respond
     assert interface.cache_examples is False and interface.cache_mode is None
     assert [e[0] for e in interface.examples] == examples
 

@@ -9,17 +9,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from medchat.chat import ChatService, chat_message, fit_to_budget
 from medchat.generation import (
-    TRUNCATION_MARKER,
     GenerationSettings,
-    build_messages,
-    content_to_text,
+    TransformersBackend,
     count_prompt_tokens,
     eos_token_ids,
     generate_replies,
     stream_reply,
-    strip_app_additions,
 )
+from medchat.settings import AppSettings
 
 SYSTEM = "You are a careful doctor. Answer briefly."
 GREEDY = GenerationSettings(max_new_tokens=10, do_sample=False, repetition_penalty=1.0)
@@ -53,23 +52,36 @@ def tiny(tiny_model_dir, tmp_path_factory):
 
 
 def _history(n_turns: int, words: int = 30) -> list[dict]:
+    """A history as the chat service leaves it: each user message, then its answer (and the disclaimer)."""
     history = []
     for i in range(n_turns):
         history.append({"role": "user", "content": f"question {i}" + " pain" * words})
-        history.append({"role": "assistant", "content": f"answer {i}" + " rest" * words})
+        history.append(chat_message("answer", i, f"answer {i}" + " rest" * words))
+        history.append(chat_message("disclaimer", i, "not a doctor"))
     return history
 
 
-# ----------------------------------------------------------------------------- build_messages
+def _service(tok, system=SYSTEM, context_tokens=4096, history_tokens=None) -> ChatService:
+    settings = AppSettings(system_prompt=system or "", max_context_tokens=context_tokens,
+                           max_history_tokens=history_tokens)
+    return ChatService(TransformersBackend(None, tok, label="tiny"), settings)
+
+
+def _plain(history):
+    return [{"role": m["role"], "content": m["content"]} for m in history if m["role"] == "user"
+            or m.get("metadata", {}).get("id", "").startswith("answer")]
+
+
+# ----------------------------------------------------------------------------- prompt building (real tokenizer)
 
 
 def test_trim_by_tokens_keeps_system_and_newest(tiny):
     _, tok = tiny
     history = _history(10)
-    full = build_messages(history, "newest question?", SYSTEM, tok, 100_000, 100)
+    full, _ = _service(tok, context_tokens=100_000).model_messages(history, "newest question?", 100)
     assert len(full) == 1 + 20 + 1
     budget_total, new = 400, 100
-    msgs = build_messages(history, "newest question?", SYSTEM, tok, budget_total, new)
+    msgs, _ = _service(tok, context_tokens=budget_total).model_messages(history, "newest question?", new)
     assert msgs[0] == {"role": "system", "content": SYSTEM}
     assert msgs[-1] == {"role": "user", "content": "newest question?"}
     assert count_prompt_tokens(tok, msgs) <= budget_total - new
@@ -77,44 +89,70 @@ def test_trim_by_tokens_keeps_system_and_newest(tiny):
     assert 0 < len(middle) < 20 and len(middle) % 2 == 0  # whole pairs only
     assert [m["role"] for m in middle] == ["user", "assistant"] * (len(middle) // 2)
     # The kept turns are the newest ones, in order.
-    assert middle == history[len(history) - len(middle) :]
+    plain = _plain(history)
+    assert middle == plain[len(plain) - len(middle) :]
     # One more turn would not have fitted.
-    more = [{"role": "system", "content": SYSTEM}] + history[len(history) - len(middle) - 2 :] + [msgs[-1]]
+    more = [{"role": "system", "content": SYSTEM}] + plain[len(plain) - len(middle) - 2 :] + [msgs[-1]]
     assert count_prompt_tokens(tok, more) > budget_total - new
+
+
+def test_history_tokens_are_capped(tiny):
+    _, tok = tiny
+    history = _history(10)
+    base = count_prompt_tokens(tok, [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "newest?"}])
+    msgs, _ = _service(tok, history_tokens=300).model_messages(history, "newest?", 100)
+    assert 0 < count_prompt_tokens(tok, msgs) - base <= 300
+    assert 2 <= len(msgs) - 2 < 20
 
 
 def test_newest_message_alone_too_long_is_cut_in_the_middle(tiny):
     _, tok = tiny
     message = "START " + "word " * 2000 + " END"
-    msgs = build_messages(_history(3), message, SYSTEM, tok, 300, 100)
+    msgs, _ = _service(tok, context_tokens=300).model_messages(_history(3), message, 100)
     assert [m["role"] for m in msgs] == ["system", "user"]
     text = msgs[-1]["content"]
-    assert text.startswith("START") and text.endswith("END") and TRUNCATION_MARKER.strip() in text
-    assert count_prompt_tokens(tok, msgs) <= 200
+    assert text.startswith("START") and text.endswith("END") and "[…]" in text
+    assert 150 < count_prompt_tokens(tok, msgs) <= 200
 
 
 def test_budget_must_leave_room(tiny):
     _, tok = tiny
     with pytest.raises(ValueError):
-        build_messages([], "hi", SYSTEM, tok, 100, 100)
+        _service(tok, context_tokens=100).model_messages([], "hi", 100)
+    with pytest.raises(ValueError):
+        fit_to_budget([], [], {"role": "user", "content": "hi"}, len, 0)
 
 
-def test_block_list_content_and_app_additions_are_stripped(tiny):
-    from medchat.safety import DISCLAIMER, finalize_reply, triage
+def test_block_list_content_and_app_additions_never_reach_the_model(tiny):
+    """History as the browser hands it back (content as text blocks); only the model's own text is fed back."""
+    from medchat.safety import DISCLAIMER, triage
 
-    _, tok = tiny
+    model, tok = tiny
     emergency = "I have crushing chest pain and my left arm is numb"
     answer = "Please sit down and chew an aspirin if you are not allergic."
-    shown = finalize_reply(emergency, answer, triage(emergency))
-    assert DISCLAIMER.strip() in shown
-    history = [
-        {"role": "user", "content": [{"type": "text", "text": "I have a mild headache"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": finalize_reply("I have a mild headache", "Drink water.")}]},
-        {"role": "user", "content": [{"type": "text", "text": emergency}], "metadata": None, "options": None},
-        {"role": "assistant", "content": shown},
-    ]
+
+    class Fixed:
+        label = "fixed"
+        count_tokens = staticmethod(lambda messages: count_prompt_tokens(tok, messages))
+
+        def __init__(self, reply):
+            self.reply = reply
+
+        def stream(self, messages, settings):
+            yield self.reply
+
+    settings = AppSettings(system_prompt=SYSTEM)
+    first = list(ChatService(Fixed("Drink water."), settings).respond("I have a mild headache", [], 32, 0, 0.9))[-1]
+    second = list(ChatService(Fixed(answer), settings).respond(emergency, [], 32, 0, 0.9))[-1]
+    assert second[0]["content"] == triage(emergency).guidance.strip()
+
+    def blocks(m):
+        return {**m, "content": [{"type": "text", "text": m["content"]}]}
+
+    history = [blocks({"role": "user", "content": "I have a mild headache"}), *map(blocks, first),
+               {**blocks({"role": "user", "content": emergency}), "metadata": None, "options": None}, *map(blocks, second)]
     message = [{"type": "text", "text": "Thanks. "}, {"type": "file", "file": {"path": "x.png"}}, {"type": "text", "text": "Anything else?"}]
-    msgs = build_messages(history, message, SYSTEM, tok, 4096, 256)
+    msgs, _ = _service(tok).model_messages(history, _service(tok).validate(message), 256)
     assert all(isinstance(m["content"], str) for m in msgs)
     assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert msgs[1]["content"] == "I have a mild headache"
@@ -123,20 +161,16 @@ def test_block_list_content_and_app_additions_are_stripped(tiny):
     assert msgs[-1]["content"] == "Thanks. \nAnything else?"
     for m in msgs:
         assert DISCLAIMER.strip() not in m["content"]
-    guidance = triage(emergency).guidance
-    if guidance:
-        assert guidance.strip() not in msgs[4]["content"]
+        assert triage(emergency).guidance.strip() not in m["content"]
 
 
 def test_content_to_text_shapes():
+    from medchat.chat import content_to_text
+
     assert content_to_text("a") == "a"
     assert content_to_text(None) == ""
     assert content_to_text([{"type": "text", "text": "a"}, {"type": "image", "url": "u"}, "b"]) == "a\nb"
     assert content_to_text({"text": "hello", "files": []}) == "hello"
-
-
-def test_strip_app_additions_keeps_plain_text():
-    assert strip_app_additions("Just rest.") == "Just rest."
 
 
 def test_unanswered_turns_and_system_messages_are_dropped(tiny):
@@ -145,15 +179,27 @@ def test_unanswered_turns_and_system_messages_are_dropped(tiny):
         {"role": "system", "content": "ignored"},
         {"role": "user", "content": "first"},
         {"role": "user", "content": "second"},
-        {"role": "assistant", "content": "part one"},
-        {"role": "assistant", "content": "part two"},
+        chat_message("answer", 1, "part one"),
+        chat_message("answer", 1, "part two"),
+        {"role": "assistant", "content": "not ours: no kind"},
     ]
-    msgs = build_messages(history, "third", None, tok, 4096, 256)
+    msgs, _ = _service(tok, system=None).model_messages(history, "third", 256)
     assert msgs == [
         {"role": "user", "content": "second"},
         {"role": "assistant", "content": "part one\n\npart two"},
         {"role": "user", "content": "third"},
     ]
+
+
+def test_sampling_settings_are_a_generation_config(tiny):
+    model, _ = tiny
+    greedy = GenerationSettings(max_new_tokens=7, temperature=0.0).generation_config(model.generation_config)
+    assert (greedy.do_sample, greedy.max_new_tokens, greedy.temperature, greedy.top_p) == (False, 7, None, None)
+    assert greedy.eos_token_id == model.generation_config.eos_token_id  # the model's ids stay
+    sampled = GenerationSettings(temperature=0.5, top_p=0.8, no_repeat_ngram_size=3).generation_config(eos_token_id=[1, 2])
+    assert (sampled.do_sample, sampled.temperature, sampled.top_p, sampled.no_repeat_ngram_size) == (True, 0.5, 0.8, 3)
+    assert sampled.eos_token_id == [1, 2]
+    sampled.validate()  # transformers accepts it as it is
 
 
 # ----------------------------------------------------------------------------- generation

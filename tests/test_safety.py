@@ -384,7 +384,7 @@ def test_control_characters():
 
 def test_live_replies_never_carry_a_specific_dose_and_say_whom_to_ask():
     from medchat.dosing import ASK_FOR_DOSE
-    from medchat.generation import strip_app_additions
+    from medchat.safety.saved_replies import strip_app_additions
 
     model_text = ("This sounds like a fungal skin infection.\n\nTake tab fluconazole 150 mg once a week for 3 weeks. "
                   "Keep the area dry.")
@@ -439,7 +439,7 @@ def test_hyperbole_and_preparation_guards_are_narrow():
 def test_code_added_text_comes_out_again_without_re_triaging(user_text):
     """History and re-finalized samples must get back the model's own words, even when the triage that added the
     guidance is not re-run (saved samples, or rules changed since)."""
-    from medchat.generation import strip_app_additions
+    from medchat.safety.saved_replies import strip_app_additions
 
     final = finalize_reply(user_text, "Here is what the model said.")
     assert final != "Here is what the model said."

@@ -172,3 +172,9 @@ def finalize_reply(user_text: str, model_text: str, triage_result: Triage | None
     t = triage_result if triage_result is not None else triage(user_text or "")
     parts = [t.guidance.strip(), _clean_body(model_text, streaming), DISCLAIMER]
     return "\n\n".join(p for p in parts if p)
+
+
+def reply_body(model_text: str) -> str:
+    """The model's text as the app shows it (cleaned), without guidance or disclaimer: the chat service shows it as
+    its own message, apart from what the app adds (`medchat.chat`)."""
+    return _clean_body(model_text)
