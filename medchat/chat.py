@@ -262,13 +262,17 @@ class ChatService:
         sources = self.retriever.sources_markdown(passages) if context_used else ""
         if level.guidance:  # urgent guidance shows at once, before the model starts
             yield layout(turn, level, "", sources)
-        body = ""
+        body, chunk = "", ""
         try:
             for chunk in self.backend.stream(messages, settings):
-                new_body = reply_body(chunk)
+                # an unfinished last sentence that may still become a dose or a doctor claim is held back
+                new_body = reply_body(chunk, streaming=True)
                 if new_body and new_body != body:
                     body = new_body
                     yield layout(turn, level, body, sources)
+            if (final_body := reply_body(chunk)) != body:  # the stream ended: its last sentence is finished
+                body = final_body
+                yield layout(turn, level, body, sources)
         except Exception as exc:
             logger.exception("Generation failed")
             # gr.Error carries a message meant for users (e.g. ZeroGPU's "quota exceeded"); others stay private.

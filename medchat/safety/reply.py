@@ -174,7 +174,7 @@ def finalize_reply(user_text: str, model_text: str, triage_result: Triage | None
     return "\n\n".join(p for p in parts if p)
 
 
-def reply_body(model_text: str) -> str:
+def reply_body(model_text: str, streaming: bool = False) -> str:
     """The model's text as the app shows it (cleaned), without guidance or disclaimer: the chat service shows it as
-    its own message, apart from what the app adds (`medchat.chat`)."""
-    return _clean_body(model_text)
+    its own message, apart from what the app adds (`medchat.chat`). `streaming` as in `finalize_reply`."""
+    return _clean_body(model_text, streaming)
