@@ -46,7 +46,7 @@ Run `python -m medchat.safety --report [FILE]` to see recall / false alarms on l
 
 from medchat.safety.reply import clean_model_output, finalize_reply
 from medchat.safety.report import load_cases, score_cases
-from medchat.safety.rule_engine import Triage, triage
+from medchat.safety.engine import Triage, triage, warm_up
 from medchat.safety.texts import (
     CRISIS_GUIDANCE,
     DISCLAIMER,
@@ -61,6 +61,7 @@ from medchat.safety.validation import InputError, validate_user_message
 __all__ = [
     "Triage",
     "triage",
+    "warm_up",
     "LEVELS",
     "TIPS",
     "DISCLAIMER",

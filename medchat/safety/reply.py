@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from medchat.safety.rule_engine import Triage, triage
+from medchat.safety.engine import Triage, triage
 from medchat.safety.texts import DISCLAIMER
 
 # -----------------------------------------------------------------------------------------------

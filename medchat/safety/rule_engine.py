@@ -12,13 +12,15 @@ from medchat.safety.lexicon import (
     PHRASE_FIXES, PRESENT, PSEUDO_NEGATIONS, REAL_WORDS, TYPOS,
 )
 from medchat.safety.rules import RULES, C, E, Rule
-from medchat.safety.texts import CRISIS_GUIDANCE, LEVELS, TIPS, URGENT_GUIDANCE, _emergency_guidance
+from medchat.safety.texts import LEVELS, guidance_for
 
 @dataclass(frozen=True)
 class Triage:
     level: str  # "emergency" | "crisis" | "urgent" | "routine"
     reason: str  # short human explanation of what matched (or what was ignored)
     guidance: str  # text shown before the reply; "" for routine
+    language: str = "en"  # detected language of the message (ISO 639-1)
+    decided_by: str = "rules"  # which layer set the level: rules | learned | lexicon | none
 
 
 # -----------------------------------------------------------------------------------------------
@@ -220,15 +222,20 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
 
 
 def _guidance(level: str, fired: list[Rule]) -> str:
-    if level == "emergency":
-        tip = next((TIPS[r.tip] for r in fired if r.level == E and r.tip), "")
-        # e.g. an overdose taken to die: ambulance first, then crisis lines
-        return _emergency_guidance(tip, any(r.level == C for r in fired))
-    return {"crisis": CRISIS_GUIDANCE, "urgent": URGENT_GUIDANCE}.get(level, "")
+    tip = next((r.tip for r in fired if r.level == E and r.tip), "")
+    # e.g. an overdose taken to die: ambulance first, then crisis lines
+    return guidance_for(level, tip, crisis=any(r.level == C for r in fired))
 
 
-def triage(text: str) -> Triage:
-    """Classify a user message as emergency / crisis / urgent / routine (see the module docstring)."""
+def rule_tip(text: str) -> str:
+    """The first-aid tip key of the first emergency rule that fires ("" if none)."""
+    found, _ = _find_concepts(text or "")
+    return next((r.tip for r in RULES if r.level == E and r.tip and r.fires(set(found))), "")
+
+
+def rule_triage(text: str) -> Triage:
+    """The rule layer alone: emergency / crisis / urgent / routine from English concepts and rules.
+    `medchat.safety.triage` combines it with the learned signal and the language lexicon (engine.py)."""
     found, dropped = _find_concepts(text or "")
     present = set(found)
     fired = [r for r in RULES if r.fires(present)]
