@@ -46,6 +46,9 @@ SUPPORTED_MARGIN = 0.0
 # of breath" and "I'm not suicidal, just tired of my job" had 0.02 and 0.06).
 FRAMING_VETO = ("about an animal", "joking hyperbole", "study/hypothetical question")
 DROPPED_MARGIN = 0.08
+# A first-aid tip is specific ("use an EpiPen now"): from the learned signal only when its neighbour is clearly the
+# same presentation; otherwise the generic emergency steps (call, stay, CPR if needed) are shown.
+TIP_MARGIN = 0.12
 
 
 def _has_words(text: str) -> bool:
@@ -84,11 +87,11 @@ def triage(text: str) -> Triage:
         elif findings.dropped and signal.margin <= DROPPED_MARGIN:
             signal = None
     if signal is not None and signal.level in ("emergency", "crisis"):
-        votes.append((signal.level, f"{signal.label} (learned signal, margin {signal.margin:.2f})", signal.tip,
-                      "learned"))
+        votes.append((signal.level, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
+                      signal.tip if signal.margin > TIP_MARGIN else "", "learned"))
     elif signal is not None and rules.level == "urgent" and signal.best_margin > SUPPORTED_MARGIN:
         votes.append((signal.nearest_flag, f"{signal.label} (rules: {rules.reason}; learned signal agrees, margin "
-                      f"{signal.best_margin:.2f})", signal.tip, "learned"))
+                      f"{signal.best_margin:.2f})", "", "learned"))
     elif signal is not None and signal.level == "urgent":
         votes.append(("urgent", f"{signal.label} (learned signal, margin {signal.margin:.2f})", "", "learned"))
     level = min((v[0] for v in votes), key=_rank)

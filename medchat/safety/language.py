@@ -87,7 +87,8 @@ def multilingual_note() -> str:
 
 
 def detect(text: str) -> str:
-    """ISO 639-1 code of the message's language, "en" for Latin text with no clear winner, "" for none found."""
+    """ISO 639-1 code of the message's language; "en" for Latin text with no clear winner (English typos look like
+    nothing else), "und" for a script without a table."""
     text = (text or "").lower()
     letters = re.findall(r"[^\W\d_]", text)
     if not letters:
@@ -102,6 +103,9 @@ def detect(text: str) -> str:
                 if sum(text.count(m) for m in marks) >= 2:
                     return other
         return code
+    latin = len(re.findall(r"[a-zà-ɏ]", text))
+    if latin < 0.5 * len(letters):
+        return "und"  # a script we have no table for (Amharic, Georgian, ...)
     words = re.findall(r"[^\W\d_]+", text)
     scores = {c: sum(w in lang.stopwords for w in words) for c, lang in languages().items() if lang.stopwords}
     best = max(scores, key=lambda c: (scores[c], c == "en"))

@@ -127,12 +127,48 @@ def format_report(path: str | Path, s: dict) -> str:
     return "\n".join(lines)
 
 
+def benchmark(cases: list[dict], repeats: int = 3) -> dict:
+    """Per-message triage cost after warm-up: wall time (what a user waits) and this process's CPU time (what the
+    message costs this CPU, unaffected by other processes on a shared machine), median and p95 in ms."""
+    t0 = time.perf_counter()
+    loaded = warm_up()
+    load_s = time.perf_counter() - t0
+    wall, cpu = [], []
+    for _ in range(repeats):
+        for c in cases:
+            w, p = time.perf_counter(), time.process_time()
+            triage(c["text"])
+            cpu.append((time.process_time() - p) * 1000)
+            wall.append((time.perf_counter() - w) * 1000)
+
+    def stats(xs: list[float]) -> dict:
+        xs = sorted(xs)
+        return {"median": statistics.median(xs), "p95": xs[min(len(xs) - 1, int(0.95 * len(xs)))], "max": xs[-1]}
+
+    return {"messages": len(wall), "learned_signal": loaded, "load_s": load_s, "wall_ms": stats(wall),
+            "cpu_ms": stats(cpu)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m medchat.safety", description=__doc__.split("\n")[0])
     ap.add_argument("--report", nargs="?", const=str(DEFAULT_CASES), metavar="FILE",
                     help=f"score triage on labelled jsonl cases (default {DEFAULT_CASES})")
     ap.add_argument("--triage", metavar="TEXT", help="triage one message and print the result")
+    ap.add_argument("--benchmark", nargs="?", const=str(DEFAULT_CASES), metavar="FILE",
+                    help="time triage per message on the texts of FILE (3 passes after warm-up)")
     args = ap.parse_args(argv)
+    if args.benchmark is not None:
+        try:
+            cases = load_cases(args.benchmark)
+        except (OSError, ValueError) as e:
+            ap.error(str(e))
+        b = benchmark(cases)
+        print(f"triage latency on {args.benchmark}: {b['messages']} messages, learned signal "
+              f"{'loaded' if b['learned_signal'] else 'UNAVAILABLE (rules only)'} in {b['load_s']:.1f} s")
+        for kind in ("wall_ms", "cpu_ms"):
+            d = b[kind]
+            print(f"  {kind[:-3]:<4} median {d['median']:.1f} ms, p95 {d['p95']:.1f} ms, max {d['max']:.1f} ms")
+        return 0
     if args.triage is not None:
         t = triage(args.triage)
         print(f"{t.level} ({t.decided_by}, language {t.language}): {t.reason}\n\n{t.guidance}".rstrip())
