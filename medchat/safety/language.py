@@ -38,6 +38,8 @@ _SCRIPTS = [  # (language, regex of its script); order matters: kana before Han 
     ("ru", r"[\u0400-\u04ff]"),
     ("ar", r"[\u0600-\u06ff]"),
 ]
+# Letters that only some Latin-script languages use: each occurrence counts like a function word for them.
+_LATIN_MARKS = {"tr": "ığş", "de": "äöüß", "pt": "ãõ", "es": "ñ¿¡", "fr": "èêœ", "pl": "łńśźż"}
 _URDU_PERSIAN = {"ur": "ٹڈڑںےۓھ", "fa": "پچژگکی"}  # letters Arabic does not use (Persian shares some with Urdu)
 
 
@@ -107,7 +109,10 @@ def detect(text: str) -> str:
     if latin < 0.5 * len(letters):
         return "und"  # a script we have no table for (Amharic, Georgian, ...)
     words = re.findall(r"[^\W\d_]+", text)
-    scores = {c: sum(w in lang.stopwords for w in words) for c, lang in languages().items() if lang.stopwords}
+    # distinct function words: "a ... a" in an English question is not two votes for Portuguese
+    scores = {c: len(set(words) & lang.stopwords) for c, lang in languages().items() if lang.stopwords}
+    for c, marks in _LATIN_MARKS.items():
+        scores[c] = scores.get(c, 0) + sum(text.count(m) for m in marks)
     best = max(scores, key=lambda c: (scores[c], c == "en"))
     # English wins ties and near-ties: English typos look like nothing else
     if scores[best] <= scores.get("en", 0) or scores[best] < 2:
