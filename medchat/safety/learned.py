@@ -104,7 +104,8 @@ def exemplars() -> list[tuple[str, str, str, str, str]]:
         for i, line in enumerate(f, 1):
             if line.strip():
                 c = json.loads(line)
-                rows.append((c["text"], c["level"], f"case:{i}", c.get("note", "") or c["level"], ""))
+                label = f"like labelled {c['level']} case {i}" + (f" ({c['note']})" if c.get("note") else "")
+                rows.append((c["text"], c["level"], f"case:{i}", label, ""))
     return rows
 
 
