@@ -1,21 +1,23 @@
 """Safety layer: triage, disclaimer, input validation, output cleaning, final reply assembly.
 
 One module per concern: `texts` (what the user sees), `validation` (user input), `lexicon`, `concepts`,
-`rules` and `rule_engine` (the precise rule layer of triage), `reply` (output cleaning and reply assembly),
-`report` (the labelled-cases CLI).
+`rules` and `rule_engine` (the precise rule layer of triage), `catalogue` + `learned` (the red-flag catalogue in
+data/catalogue/*.yaml and the learned signal over it), `language` (detection, lexicon, notes; data/languages.yaml),
+`engine` (the three combined: `triage`), `reply` (output cleaning and reply assembly), `report` (the CLI).
 
 Medical safety is a product feature, so none of it is left to the model:
 
-- `triage(text)` reads the *user's* message with plain rules (no ML, no network) and says whether
-  it looks like an emergency, a mental-health crisis, something to see a doctor about within a
-  day, or routine. Emergency / crisis guidance is shown first whatever the model then says.
+- `triage(text)` reads the *user's* message (rules, a learned nearest-exemplar signal over the red-flag
+  catalogue, a per-language lexicon; engine.py; offline, CPU) and says whether it looks like an emergency,
+  a mental-health crisis, something to see a doctor about within a day, or routine. Emergency / crisis
+  guidance is shown first whatever the model then says. `warm_up()` loads the learned signal at app start.
 - `finalize_reply(...)` builds the text the app shows: guidance, the cleaned model text (special
   tokens, leaked role headers, doctor claims and signatures removed), then the disclaimer,
   exactly once, always last. It is cheap and prefix-consistent, so the app calls it on every
   streamed chunk.
 - `validate_user_message(...)` rejects empty / over-long input and drops control characters.
 
-How triage works (read top to bottom, the tables are the knowledge, the engine is ~100 lines):
+How the rule layer works (read top to bottom, the tables are the knowledge, the engine is ~100 lines):
 
 1. normalise: lowercase, drop apostrophes ("can't" -> "cant"), split into sentences, fix common
    typos from a table ("pian" -> "pain"), g-dropping ("sweatin"), stretched letters
@@ -46,7 +48,7 @@ Run `python -m medchat.safety --report [FILE]` to see recall / false alarms on l
 
 from medchat.safety.reply import clean_model_output, finalize_reply
 from medchat.safety.report import load_cases, score_cases
-from medchat.safety.rule_engine import Triage, triage
+from medchat.safety.engine import Triage, triage, warm_up
 from medchat.safety.texts import (
     CRISIS_GUIDANCE,
     DISCLAIMER,
@@ -61,6 +63,7 @@ from medchat.safety.validation import InputError, validate_user_message
 __all__ = [
     "Triage",
     "triage",
+    "warm_up",
     "LEVELS",
     "TIPS",
     "DISCLAIMER",

@@ -103,6 +103,7 @@ IDIOMS = [
      r"envy|jealousy|curiosity|excitement|cuteness)\b", "blush"),
     (r"\b(?:nearly |almost |literally |practically )?(?:died|die|dying) (?:laughing|of laughter)\b", "laughing"),
     (r"\b(?:would|could|i would|id) (?:kill|die) for\b", "want"),
+    (r"\bstrokes? of (?:luck|genius|fortune|inspiration|brilliance|the pen|midnight)\b", "luck"),
     (r"\b(?:id|hed|shed|theyd|youd|would|i would|he would|she would) (?:rather|sooner) (?:die|be dead) than\b", "prefer not to"),
     (r"\b(?:scared|bored|sick|worried|tired|frozen|loved|annoyed) to death\b", "very"),
     (r"\b(?:gave|give|giving|gives|had|have|nearly had|almost had|nearly gave|almost gave) (?:me |him |her |us )?"

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Iterable
 
-from medchat.safety.rule_engine import Triage, triage
+from medchat.safety.engine import Triage, triage
 from medchat.safety.texts import DISCLAIMER
 
 # -----------------------------------------------------------------------------------------------

