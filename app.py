@@ -27,6 +27,7 @@ import torch
 from medchat.chat import ChatService
 from medchat.generation import GenerationSettings, TransformersBackend, stream_reply
 from medchat.modeling import describe, load_model_and_tokenizer
+from medchat.safety import warm_up
 from medchat.settings import AppSettings, public_label
 from medchat.ui import build_app, configure_queue
 
@@ -76,6 +77,7 @@ def generate_stream(messages: list[dict[str, str]], generation: GenerationSettin
 
 backend = TransformersBackend(model, tokenizer, label=MODEL_LABEL, generator=GENERATOR, stream_fn=generate_stream)
 service = ChatService(backend, settings, retriever=None)
+warm_up()  # triage's sentence encoder loads once at start (~4 s on a CPU), not on the first message
 
 
 # --------------------------------------------------------------------------- UI
