@@ -18,7 +18,7 @@ Environment:
     MEDCHAT_SAMPLES             samples.jsonl preloaded in the review tab (default eval/samples.jsonl, else
                                 examples/review_samples.jsonl)
     MEDCHAT_CONCURRENCY, MEDCHAT_MAX_QUEUE   queue defaults (1, 32); the CLI flags override them
-    MEDCHAT_FAST_DECODE         0 = plain model.generate on a dedicated GPU (default: static cache + CUDA graph)
+    MEDCHAT_FAST_DECODE         0 = plain model.generate (default on a GPU: static cache + CUDA graph, per call on ZeroGPU)
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from medchat.generation import GenerationSettings, build_messages, content_to_te
 from medchat.modeling import DEFAULT_ADAPTER, base_model_of, describe, load_model_and_tokenizer
 from medchat.offline_model import is_offline_default
 from medchat.safety import InputError, finalize_reply, triage, validate_user_message
+from medchat.serving import serving_generator
 from medchat.ui import DEFAULT_CONCURRENCY, DEFAULT_MAX_QUEUE, build_app, configure_queue
 
 logger = logging.getLogger("medchat.app")
@@ -99,15 +100,13 @@ DEVICE_MAP = "cuda" if (ON_ZERO_GPU or torch.cuda.is_available()) else None
 logger.info("Loading base=%s adapter=%s 4bit=%s device_map=%s", BASE_MODEL or "offline default", ADAPTER, LOAD_IN_4BIT, DEVICE_MAP)
 model, tokenizer = load_model_and_tokenizer(BASE_MODEL, adapter=ADAPTER, load_in_4bit=LOAD_IN_4BIT, device_map=DEVICE_MAP)
 MODEL_LABEL, ADAPTER_LABEL = describe(BASE_MODEL, ADAPTER)
-# On a dedicated GPU, prefill and decode run as CUDA graphs over a static KV cache (H200: 42 ms to the first token and
-# 75.6 tok/s against 92 ms and 11 tok/s for plain 4-bit + LoRA generate; benchmarks/README.md). Not on ZeroGPU, whose
-# worker processes may not keep graphs between calls; not on a CPU, where there is no launch overhead to save.
-# MEDCHAT_FAST_DECODE=0 turns it off.
-GENERATOR = model
-if torch.cuda.is_available() and not ON_ZERO_GPU and _env_bool("MEDCHAT_FAST_DECODE") is not False:
-    from medchat.serving import FastServingModel
-
-    GENERATOR = FastServingModel(model, max_cache_len=MAX_CONTEXT_TOKENS)
+# What stream_reply generates with (medchat.serving.serving_generator): on a dedicated GPU, prefill and decode as CUDA
+# graphs captured once (H200: 42 ms to the first token, 75.6 tok/s against 11 tok/s for 4-bit + LoRA generate); on
+# ZeroGPU, where nothing stays on the GPU between calls, a decoder and one graph built inside each @spaces.GPU call
+# (H200, bf16 + LoRA: 74 tok/s end to end for 256 tokens against 9.5 tok/s eager); on a CPU the model itself.
+# MEDCHAT_FAST_DECODE=0 turns both off. benchmarks/README.md has the numbers.
+GENERATOR = serving_generator(model, zero_gpu=ON_ZERO_GPU, max_cache_len=MAX_CONTEXT_TOKENS,
+                              fast_decode=_env_bool("MEDCHAT_FAST_DECODE"))
 
 
 # --------------------------------------------------------------------------- generation (runs on the GPU)

@@ -238,7 +238,7 @@ def run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device, 
                 torch.cuda.set_per_process_memory_fraction(min(cap / total_gib, 1.0))
         base_alloc = torch.cuda.memory_allocated() / 2**30 if device.type == "cuda" else None
         if v.get("attn"):
-            from benchmarks.varlen_attention import register
+            from medchat.varlen_attention import register
 
             model.config._attn_implementation = register()
         peft_model = prepare_for_training(model, v["lora"], upcast_to_fp32=v["upcast"])
