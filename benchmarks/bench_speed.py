@@ -712,7 +712,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--default-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora.yaml"))
     parser.add_argument("--extra-recipe", action="append", default=[], help="another recipe YAML to time")
-    parser.add_argument("--low-memory-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora-low-memory.yaml"))
+    parser.add_argument("--low-memory-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora-8gb.yaml"))
     parser.add_argument("--prompt-tokens", type=int, default=500)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--stream-tokens", type=int, default=128)

@@ -203,8 +203,7 @@ def run_unsloth_child(args) -> dict:
     model.save_pretrained(folder)
     del model
     torch.cuda.empty_cache()
-    tokenizer = unsloth_tok = None
-    model, unsloth_tok = FastLanguageModel.from_pretrained(str(folder), max_seq_length=512, load_in_4bit=True,
+    model, _ = FastLanguageModel.from_pretrained(str(folder), max_seq_length=512, load_in_4bit=True,
                                                            dtype=torch.bfloat16)
     model = FastLanguageModel.get_peft_model(model, r=16, lora_alpha=32, lora_dropout=0.0,
                                              target_modules=list(LORA_TARGET_MODULES),

@@ -14,8 +14,11 @@ Two measured levers (see `benchmarks/README.md` for the numbers):
   token; the graph removes it. It exposes the
   subset of `model.generate` that `medchat.generation` uses (streamer, stopping criteria, eos ids, sampling with
   temperature / top-p / top-k / repetition penalty), so `stream_reply(FastServingModel(model), ...)` works
-  unchanged; anything else falls back to `model.generate`. Without CUDA (or with `cuda_graphs=False`, e.g. on
-  ZeroGPU where a process may not keep GPU state between calls) the same static-cache loop runs eagerly.
+  unchanged; anything else falls back to `model.generate`. Without CUDA (or with `cuda_graphs=False`) the same
+  static-cache loop runs eagerly.
+* `PerCallServingModel(model)`: the ZeroGPU path, where nothing may stay on the GPU between `@spaces.GPU` calls: each
+  `generate` builds its decoder inside the call, records one decode graph after two eager steps and frees it all.
+  `serving_generator` picks the path for the hardware (what `app.py` hands to `stream_reply`).
 
 Both work on a plain `transformers` causal LM or a `peft` model around one (adapter unmerged).
 """
