@@ -28,6 +28,7 @@ from medchat.chat import ChatService
 from medchat.generation import GenerationSettings, TransformersBackend, stream_reply
 from medchat.modeling import describe, load_model_and_tokenizer
 from medchat.safety import warm_up
+from medchat.serving import serving_generator
 from medchat.settings import AppSettings, public_label
 from medchat.ui import build_app, configure_queue
 
@@ -50,11 +51,11 @@ MODEL_LABEL = f"{public_label(_base_label)} + adapter {public_label(_adapter_lab
 # On a dedicated GPU, prefill and decode run as CUDA graphs over a static KV cache (H200: 42 ms to the first token and
 # 75.6 tok/s against 92 ms and 11 tok/s for plain 4-bit + LoRA generate; benchmarks/README.md). Not on ZeroGPU, whose
 # worker processes may not keep graphs between calls; not on a CPU, where there is no launch overhead to save.
-GENERATOR = model
-if torch.cuda.is_available() and not ON_ZERO_GPU and settings.fast_decode:
-    from medchat.serving import FastServingModel
-
-    GENERATOR = FastServingModel(model, max_cache_len=settings.max_context_tokens)
+# What stream_reply generates with (medchat.serving.serving_generator): on a dedicated GPU prefill and decode run as
+# CUDA graphs captured once; on ZeroGPU a decoder and graph built and freed inside each call (nothing survives a call
+# there); on a CPU the model itself. MEDCHAT_FAST_DECODE=0 keeps plain generate.
+GENERATOR = serving_generator(model, zero_gpu=ON_ZERO_GPU, max_cache_len=settings.max_context_tokens,
+                              fast_decode=settings.fast_decode)
 
 
 # --------------------------------------------------------------------------- generation (runs on the GPU)

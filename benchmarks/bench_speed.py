@@ -236,7 +236,7 @@ def run_training_variant(v, model, snapshot, tokenizer, train_ds, args, device, 
                 torch.cuda.set_per_process_memory_fraction(min(cap / total_gib, 1.0))
         base_alloc = torch.cuda.memory_allocated() / 2**30 if device.type == "cuda" else None
         if v.get("attn"):
-            from benchmarks.varlen_attention import register
+            from medchat.varlen_attention import register
 
             model.config._attn_implementation = register()
         peft_model = prepare_for_training(model, v["lora"], upcast_to_fp32=v["upcast"])
@@ -714,7 +714,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--default-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora.yaml"))
     parser.add_argument("--extra-recipe", action="append", default=[], help="another recipe YAML to time")
-    parser.add_argument("--low-memory-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora-low-memory.yaml"))
+    parser.add_argument("--low-memory-recipe", default=str(ROOT / "train/configs/llama3-8b-qlora-8gb.yaml"))
     parser.add_argument("--prompt-tokens", type=int, default=500)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--stream-tokens", type=int, default=128)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ SEED_LORA = {"lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05}
 MEDCHAT_KEYS = {
     "base_model", "adapter", "load_in_4bit", "attn_implementation", "lora_r", "lora_alpha", "lora_dropout",
     "lora_target_modules", "resume", "final_eval_limit", "final_eval_max_new_tokens", "hub_private",
+    "checkpoint_layers", "gpu_memory_gib",
 }
 # SFTConfig keys a benchmark always sets itself.
 RUN_KEYS = {
@@ -163,14 +165,19 @@ def make_step_timer(warmup_steps: int):
             (s0, t0, n0), (s1, t1, n1) = marks[0], marks[-1]
             steps = max(s1 - s0, 1)
             dts = [b[1] - a[1] for a, b in zip(marks, marks[1:])]
-            dts.sort()
+            step_tokens = [b[2] - a[2] for a, b in zip(marks, marks[1:])]
+            ordered = sorted(dts)
             return {
+                "step_seconds": dts,
+                "step_tokens": step_tokens,
+                "s_per_step_min": ordered[0] if ordered else None,
+                "s_per_step_max": ordered[-1] if ordered else None,
                 "steps_timed": s1 - s0,
                 "seconds": t1 - t0,
                 "real_tokens": n1 - n0,
                 "tokens_per_s": (n1 - n0) / max(t1 - t0, 1e-9),
                 "s_per_step": (t1 - t0) / steps,
-                "s_per_step_median": dts[len(dts) // 2] if dts else None,
+                "s_per_step_median": statistics.median(dts) if dts else None,
                 "tokens_per_step": (n1 - n0) / steps,
             }
 

@@ -124,7 +124,7 @@ def train_one(name, lora, sft, base_dir, tokenizer, train_ds, eval_ds, device, o
                                                  else torch.bfloat16).to(device)
     prepare_tokenizer(tokenizer, model)
     if attn:  # e.g. sdpa_varlen: per-document attention for packed rows (the same function, no [T, T] mask)
-        from benchmarks.varlen_attention import register
+        from medchat.varlen_attention import register
 
         model.config._attn_implementation = register(check=False)
     model = prepare_for_training(model, lora, upcast_to_fp32=False)  # full-precision base: nothing to upcast

@@ -41,6 +41,17 @@ class MedchatArguments:
     )
     final_eval_max_new_tokens: int = field(default=256, metadata={"help": "Reply length in the final evaluation."})
     hub_private: bool = field(default=False, metadata={"help": "Create the Hub model repo as private."})
+    # Speed/memory levers of a recipe (medchat.training.speed_levers; measured in benchmarks/README.md)
+    checkpoint_layers: int | None = field(
+        default=None,
+        metadata={"help": "With gradient_checkpointing: recompute only the first N decoder layers (None = all). "
+                  "Fewer recomputed layers are faster and hold more activations."},
+    )
+    gpu_memory_gib: float | None = field(
+        default=None,
+        metadata={"help": "GPU memory the recipe is made for (its measured peak stays under it); python -m train "
+                  "warns when the GPU it sees has less."},
+    )
 
 
 @dataclass

@@ -14,8 +14,11 @@ Two measured levers (see `benchmarks/README.md` for the numbers):
   token; the graph removes it. It exposes the
   subset of `model.generate` that `medchat.generation` uses (streamer, stopping criteria, eos ids, sampling with
   temperature / top-p / top-k / repetition penalty), so `stream_reply(FastServingModel(model), ...)` works
-  unchanged; anything else falls back to `model.generate`. Without CUDA (or with `cuda_graphs=False`, e.g. on
-  ZeroGPU where a process may not keep GPU state between calls) the same static-cache loop runs eagerly.
+  unchanged; anything else falls back to `model.generate`. Without CUDA (or with `cuda_graphs=False`) the same
+  static-cache loop runs eagerly.
+* `PerCallServingModel(model)`: the ZeroGPU path, where nothing may stay on the GPU between `@spaces.GPU` calls: each
+  `generate` builds its decoder inside the call, records one decode graph after two eager steps and frees it all.
+  `serving_generator` picks the path for the hardware (what `app.py` hands to `stream_reply`).
 
 Both work on a plain `transformers` causal LM or a `peft` model around one (adapter unmerged).
 """
@@ -130,7 +133,8 @@ class StaticDecoder:
     as a CUDA graph when `cuda_graph` is on. Rows are left padded; every row shares the cache slot and carries its
     own position. Masks are built here as 4-D boolean tensors, so no mask code of transformers runs in the step."""
 
-    def __init__(self, model, batch_size: int = 1, max_cache_len: int = 2048, cuda_graph: bool | None = None):
+    def __init__(self, model, batch_size: int = 1, max_cache_len: int = 2048, cuda_graph: bool | None = None,
+                 bucketed_prefill: bool = True):
         from transformers import StaticCache
 
         self.model = model
@@ -151,7 +155,10 @@ class StaticDecoder:
         self.graph = None
         self.length = 0  # tokens in the cache (host copy of `cur`)
         # One-row bucketed prefill: static inputs per bucket, the real length and last index, graphs in one pool.
-        self.buckets = tuple(T for T in PREFILL_BUCKETS if T < self.max_cache_len) if self.batch_size == 1 else ()
+        # Off for a decoder that lives for one request (ZeroGPU): the prompt goes straight into the static cache, one
+        # eager forward, with no warm-up forward to allocate the cache and no graph to record for a single use.
+        self.buckets = (tuple(T for T in PREFILL_BUCKETS if T < self.max_cache_len)
+                        if self.batch_size == 1 and bucketed_prefill else ())
         self.prefill_inputs: dict[int, torch.Tensor] = {}
         self.prefill_logits: dict[int, torch.Tensor] = {}
         self.prefill_graphs: dict[int, torch.cuda.CUDAGraph] = {}
@@ -314,6 +321,19 @@ class StaticDecoder:
             self.reset()
 
     @torch.inference_mode()
+    def capture_current(self) -> None:
+        """Record the decode step as a CUDA graph from the current state, after eager decode steps of this request
+        served as the warm-up: a capture only records (nothing runs, the state is unchanged), the next `decode`
+        replays it. No dummy prompt, no extra steps: what a decoder built inside one ZeroGPU call needs."""
+        if not self.cuda_graph or self.graph is not None:
+            return
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: the capture runs on the app's generation thread; other threads' CUDA calls must not void it
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            self.logits = self._step()
+        self.graph = graph
+
+    @torch.inference_mode()
     def decode(self, next_tokens: torch.Tensor) -> torch.Tensor:
         """Feed one token per row and return the next logits [batch, vocab] (a static buffer under CUDA graphs:
         read or copy it before the next call)."""
@@ -391,60 +411,127 @@ class FastServingModel:
             return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         try:
             kwargs["max_new_tokens"] = max_new
-            return self._generate(input_ids, attention_mask, **kwargs)
+            return _sample_loop(self.model, self.decoder(input_ids.shape[0]), input_ids, attention_mask, **kwargs)
         finally:
             self._lock.release()
 
-    @torch.inference_mode()
-    def _generate(self, input_ids, attention_mask, *, max_new_tokens, do_sample=None, temperature=None, top_p=None,
-                  top_k=None, repetition_penalty=None, eos_token_id=None, pad_token_id=None, streamer=None,
-                  stopping_criteria=None, min_new_tokens=None, **_):
-        gen_cfg = self.model.generation_config
-        pick = lambda value, default: default if value is None else value  # noqa: E731
-        do_sample = bool(pick(do_sample, gen_cfg.do_sample))
-        procs = _logits_processors(
-            pick(repetition_penalty, gen_cfg.repetition_penalty),
-            pick(temperature, gen_cfg.temperature),
-            pick(top_k, gen_cfg.top_k),
-            pick(top_p, gen_cfg.top_p),
-            do_sample,
-        )
-        eos = eos_token_id if eos_token_id is not None else gen_cfg.eos_token_id
-        eos = [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
-        pad = pick(pad_token_id, gen_cfg.pad_token_id)
-        pad = pad if pad is not None else (eos[0] if eos else 0)
-        min_new = int(min_new_tokens or 0)
 
-        dec = self.decoder(input_ids.shape[0])
-        device = dec.device
-        ids = input_ids.to(device)
+@torch.inference_mode()
+def _sample_loop(model, dec: StaticDecoder, input_ids, attention_mask, *, max_new_tokens, do_sample=None,
+                 temperature=None, top_p=None, top_k=None, repetition_penalty=None, eos_token_id=None,
+                 pad_token_id=None, streamer=None, stopping_criteria=None, min_new_tokens=None, capture_after=None,
+                 **_):
+    """`model.generate`'s sampling (the subset medchat uses) over a StaticDecoder: prefill, then one decode step per
+    token. `capture_after=k`: record the decode step as a CUDA graph after the first k eager steps of this request
+    (`StaticDecoder.capture_current`) when fewer graph replays than that would not pay for the capture."""
+    gen_cfg = model.generation_config
+    pick = lambda value, default: default if value is None else value  # noqa: E731
+    do_sample = bool(pick(do_sample, gen_cfg.do_sample))
+    procs = _logits_processors(
+        pick(repetition_penalty, gen_cfg.repetition_penalty),
+        pick(temperature, gen_cfg.temperature),
+        pick(top_k, gen_cfg.top_k),
+        pick(top_p, gen_cfg.top_p),
+        do_sample,
+    )
+    eos = eos_token_id if eos_token_id is not None else gen_cfg.eos_token_id
+    eos = [] if eos is None else ([int(eos)] if isinstance(eos, int) else [int(e) for e in eos])
+    pad = pick(pad_token_id, gen_cfg.pad_token_id)
+    pad = pad if pad is not None else (eos[0] if eos else 0)
+    min_new = int(min_new_tokens or 0)
+
+    device = dec.device
+    ids = input_ids.to(device)
+    if streamer is not None:
+        streamer.put(ids.cpu())
+    eos_t = torch.tensor(eos, device=device) if eos else None
+    unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=device)
+    logits = dec.prefill(ids, attention_mask)
+    for step in range(max_new_tokens):
+        scores = procs(ids, logits.float())
+        if eos_t is not None and step < min_new:
+            scores[:, eos_t] = -float("inf")
+        if do_sample:
+            nxt = torch.multinomial(torch.softmax(scores, -1), num_samples=1).squeeze(1)
+        else:
+            nxt = scores.argmax(-1)
+        nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad))
+        ids = torch.cat([ids, nxt[:, None]], dim=-1)
         if streamer is not None:
-            streamer.put(ids.cpu())
-        eos_t = torch.tensor(eos, device=device) if eos else None
-        unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=device)
-        logits = dec.prefill(ids, attention_mask)
-        for step in range(max_new_tokens):
-            scores = procs(ids, logits.float())
-            if eos_t is not None and step < min_new:
-                scores[:, eos_t] = -float("inf")
-            if do_sample:
-                nxt = torch.multinomial(torch.softmax(scores, -1), num_samples=1).squeeze(1)
-            else:
-                nxt = scores.argmax(-1)
-            nxt = torch.where(unfinished, nxt, torch.full_like(nxt, pad))
-            ids = torch.cat([ids, nxt[:, None]], dim=-1)
-            if streamer is not None:
-                streamer.put(nxt.cpu())
-            if eos_t is not None:
-                unfinished &= ~torch.isin(nxt, eos_t)
-            if stopping_criteria is not None:
-                unfinished &= ~stopping_criteria(ids, scores).to(device)
-            if step + 1 == max_new_tokens or not bool(unfinished.any()):
-                break
-            logits = dec.decode(nxt)
-        if streamer is not None:
-            streamer.end()
-        return ids
+            streamer.put(nxt.cpu())
+        if eos_t is not None:
+            unfinished &= ~torch.isin(nxt, eos_t)
+        if stopping_criteria is not None:
+            unfinished &= ~stopping_criteria(ids, scores).to(device)
+        if step + 1 == max_new_tokens or not bool(unfinished.any()):
+            break
+        if capture_after is not None and step == capture_after:
+            try:
+                dec.capture_current()
+            except RuntimeError:  # the reply goes on eagerly, as model.generate would have produced it
+                logger.warning("CUDA graph capture failed: this reply decodes eagerly", exc_info=True)
+                dec.cuda_graph, dec.graph = False, None
+        logits = dec.decode(nxt)
+    if streamer is not None:
+        streamer.end()
+    return ids
 
 
-__all__ = ["FastServingModel", "StaticDecoder", "logit_drift", "merge_and_requantize"]
+class PerCallServingModel:
+    """The ZeroGPU path: nothing is kept on the GPU between calls (a ZeroGPU Space gets the GPU for one
+    `@spaces.GPU` call at a time), so each `generate` builds its own decoder inside the call and drops it at the
+    end: a static KV cache sized to this request (prompt + max_new_tokens, rounded up to `cache_round`), the prompt
+    prefilled eagerly straight into it (one forward: the first token comes as fast as `model.generate`'s), the
+    first `eager_steps` decode steps eager (they are the graph's warm-up), then the decode step recorded once as a
+    CUDA graph and replayed for every further token. Eager decoding of an 8B model with 224 unmerged LoRA layers is
+    bound by launching kernels (H200: 15-20 tok/s); the replays are not (benchmarks/README.md). Replies shorter
+    than `min_graph_tokens` go to `model.generate` as before. A drop-in for `model` in
+    `medchat.generation.stream_reply`: call `generate` inside the `@spaces.GPU` function."""
+
+    def __init__(self, model, eager_steps: int = 2, min_graph_tokens: int = 8, cache_round: int = 256,
+                 cuda_graphs: bool | None = None):
+        self.model = model
+        self.eager_steps = int(eager_steps)
+        self.min_graph_tokens = int(min_graph_tokens)
+        self.cache_round = int(cache_round)
+        self.cuda_graphs = cuda_graphs
+        self.calls = 0  # requests served by a per-call decoder (tests, benchmark)
+
+    def __getattr__(self, name):
+        if name == "model":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def cache_len(self, prompt_len: int, max_new_tokens: int) -> int:
+        need = int(prompt_len) + int(max_new_tokens) + 1
+        return -(-need // self.cache_round) * self.cache_round
+
+    def generate(self, input_ids=None, attention_mask=None, **kwargs):
+        max_new = int(kwargs.get("max_new_tokens") or self.model.generation_config.max_new_tokens or 256)
+        if (set(kwargs) - FastServingModel._SUPPORTED or input_ids is None or max_new < self.min_graph_tokens):
+            return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+        kwargs["max_new_tokens"] = max_new
+        dec = StaticDecoder(self.model, input_ids.shape[0], self.cache_len(input_ids.shape[1], max_new),
+                            self.cuda_graphs, bucketed_prefill=False)
+        self.calls += 1
+        try:
+            return _sample_loop(self.model, dec, input_ids, attention_mask, capture_after=self.eager_steps, **kwargs)
+        finally:
+            del dec  # the cache and the graph go with the call
+
+
+def serving_generator(model, *, zero_gpu: bool, max_cache_len: int, fast_decode: bool | None = None):
+    """What the app hands to `stream_reply` as the model: on ZeroGPU a `PerCallServingModel` (per-call decoder and
+    graph), on a dedicated CUDA GPU a `FastServingModel` (graphs captured once at start-up), else the model itself
+    (a CPU has no launch overhead to save). `fast_decode=False` (MEDCHAT_FAST_DECODE=0) keeps plain `generate`."""
+    if fast_decode is False:
+        return model
+    if zero_gpu:
+        return PerCallServingModel(model)
+    if torch.cuda.is_available():
+        return FastServingModel(model, max_cache_len=max_cache_len)
+    return model
+
+
+__all__ = ["FastServingModel", "PerCallServingModel", "StaticDecoder", "logit_drift", "merge_and_requantize",
+           "serving_generator"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib.util
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from trl import SFTTrainer
 
@@ -34,6 +36,7 @@ from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
 logger = logging.getLogger(__name__)
 
 ADAPTER_DIRNAME = "adapter"
+RECIPES_DIR = Path(__file__).resolve().parents[1] / "train" / "configs"
 # Extra TrainerCallbacks (tests use it to simulate a crash mid-run).
 EXTRA_CALLBACKS: list = []
 
@@ -200,6 +203,97 @@ def check_assistant_masks(tokenizer, dataset, rows: int = 8) -> None:
         encode_with_assistant_mask(tokenizer, row["messages"])
 
 
+# --------------------------------------------------------------------------- speed levers of a recipe
+
+
+def checkpoint_only_first_layers(model, n: int) -> int:
+    """Keep activation recomputation (gradient checkpointing) on the first `n` decoder layers only; returns how many
+    layers recompute. The other layers keep their activations: faster, more memory (the 24 GiB recipe)."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    for index, layer in enumerate(layers):
+        layer.gradient_checkpointing = bool(layer.gradient_checkpointing) and index < n
+    return sum(bool(layer.gradient_checkpointing) for layer in layers)
+
+
+class CheckpointFirstLayers(TrainerCallback):
+    """`checkpoint_layers: N` of a recipe. The Trainer turns checkpointing on for every layer when training starts,
+    so the choice is applied after that (and again at each step: an idempotent flag per layer)."""
+
+    def __init__(self, n: int):
+        self.n = int(n)
+        self.recomputed: int | None = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.recomputed = checkpoint_only_first_layers(model, self.n)
+        print(f"[medchat] gradient checkpointing on {self.recomputed} decoder layers (checkpoint_layers={self.n})",
+              flush=True)
+
+    def on_step_begin(self, args, state, control, model=None, **kwargs):
+        checkpoint_only_first_layers(model, self.n)
+
+
+def recipe_memory(path: Path) -> float | None:
+    """`gpu_memory_gib` of a recipe YAML (None if it declares none)."""
+    import yaml
+
+    value = (yaml.safe_load(Path(path).read_text()) or {}).get("gpu_memory_gib")
+    return float(value) if value is not None else None
+
+
+MEMORY_TOLERANCE = 0.95
+
+
+def memory_fit_warning(need_gib: float | None, have_gib: float | None, recipes_dir: Path = RECIPES_DIR) -> str | None:
+    """The warning `python -m train` prints when the recipe is made for more GPU memory than the GPU has, naming the
+    recipes that fit; None when it fits or either number is unknown."""
+    # Cards sold as "24 GB" report 23.6-24.0 GiB to torch: a recipe for 24 GiB is meant for them.
+    if need_gib is None or have_gib is None or have_gib >= MEMORY_TOLERANCE * need_gib:
+        return None
+    fitting = sorted(
+        ((gib, path.name) for path in Path(recipes_dir).glob("*.yaml")
+         if (gib := recipe_memory(path)) is not None and MEMORY_TOLERANCE * gib <= have_gib),
+        reverse=True,
+    )
+    advice = (f" Recipes that fit: {', '.join(f'{name} ({gib:g} GiB)' for gib, name in fitting)}."
+              if fitting else " No recipe in train/configs fits: lower per_device_train_batch_size and raise "
+              "gradient_accumulation_steps, or turn on gradient_checkpointing and activation_offloading.")
+    return (f"this recipe is made for {need_gib:g} GiB of GPU memory and this GPU has {have_gib:.1f} GiB: it will "
+            f"likely run out of memory.{advice}")
+
+
+def gpu_memory_gib() -> float | None:
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(0).total_memory / 2**30
+
+
+def speed_levers(args: MedchatArguments, training_args) -> list:
+    """Apply a recipe's speed levers to this machine before the model loads: warn when the recipe will not fit the
+    GPU, register the varlen attention it names, drop levers this machine cannot run (saying so), and return the
+    TrainerCallbacks the levers need."""
+    warning = memory_fit_warning(args.gpu_memory_gib, gpu_memory_gib())
+    if warning:
+        print(f"[medchat] WARNING: {warning}", file=sys.stderr, flush=True)
+    if args.attn_implementation == "sdpa_varlen":
+        from medchat.varlen_attention import register
+
+        register()
+    cuda = torch.cuda.is_available()
+    if getattr(training_args, "use_liger_kernel", False) and (not cuda or importlib.util.find_spec("liger_kernel") is None):
+        print("[medchat] use_liger_kernel needs a CUDA GPU and `pip install liger-kernel`: training without it "
+              "(slower, more memory)", file=sys.stderr, flush=True)
+        training_args.use_liger_kernel = False
+    if getattr(training_args, "activation_offloading", False) and not cuda:
+        print("[medchat] activation_offloading needs a CUDA GPU: off", file=sys.stderr, flush=True)
+        training_args.activation_offloading = False
+    callbacks = []
+    if args.checkpoint_layers is not None and training_args.gradient_checkpointing:
+        callbacks.append(CheckpointFirstLayers(args.checkpoint_layers))
+    return callbacks
+
+
 def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     """Train, then write the adapter and its artifacts into `output_dir/adapter`. Returns that directory."""
     from transformers import set_seed
@@ -219,6 +313,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     splits = build_splits(recipe.dataset, recipe)
     logger.info("data: %d train / %d eval conversations", len(splits.train), len(splits.eval))
 
+    lever_callbacks = speed_levers(args, training_args)
     lora = LoraSettings(args.lora_r, args.lora_alpha, args.lora_dropout, list(args.lora_target_modules))
     model, tokenizer = load_model_and_tokenizer(
         args.base_model,
@@ -241,7 +336,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         train_dataset=splits.train.select_columns(["messages"]),
         eval_dataset=splits.eval.select_columns(["messages"]) if len(splits.eval) else None,
         processing_class=tokenizer,
-        callbacks=list(EXTRA_CALLBACKS),
+        callbacks=lever_callbacks + list(EXTRA_CALLBACKS),
     )
     resume_from = None
     if args.resume:
@@ -283,7 +378,10 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         "training": {k: getattr(training_args, k) for k in (
             "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
             "gradient_accumulation_steps", "max_length", "packing", "padding_free", "assistant_only_loss",
-            "gradient_checkpointing", "optim", "lr_scheduler_type", "seed")},
+            "gradient_checkpointing", "activation_offloading", "use_liger_kernel", "optim", "lr_scheduler_type",
+            "seed")},
+        "checkpoint_layers": args.checkpoint_layers,
+        "attn_implementation": args.attn_implementation,
         "data": splits.report,
         "resumed_from": resume_from,
     }

@@ -72,3 +72,72 @@ def test_one_row_prompts_prefill_in_padded_buckets_and_give_the_same_tokens(monk
         assert torch.equal(expected, fast.generate(input_ids=ids, attention_mask=mask, max_new_tokens=8,
                                                    do_sample=False)), n
     assert seen == [32, 32, 64, 128, ("masked", 140), 32]
+
+
+def test_zerogpu_per_call_decoder_gives_generates_tokens_and_keeps_nothing_between_calls(monkeypatch):
+    """The ZeroGPU path (PerCallServingModel): each call builds its own decoder with a cache sized to the request,
+    records the decode graph once, after the prompt and two eager decode steps of this request, and frees it all
+    when the call returns; tokens are model.generate's (greedy and seeded sampling); a reply shorter than
+    min_graph_tokens goes to model.generate untouched."""
+    import gc
+    import weakref
+
+    from medchat import serving
+
+    model = tiny_model(True)
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    built, captured = [], []
+    init = serving.StaticDecoder.__init__
+
+    def tracking_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(weakref.ref(self))
+
+    monkeypatch.setattr(serving.StaticDecoder, "__init__", tracking_init)
+    monkeypatch.setattr(serving.StaticDecoder, "capture_current",
+                        lambda self: captured.append((self.length, self.max_cache_len)))
+    per_call = serving.PerCallServingModel(model, eager_steps=2, min_graph_tokens=8, cache_round=64)
+    torch.manual_seed(3)
+    for n_prompt, n_new, sampling in ((9, 12, False), (70, 20, True), (5, 9, False)):
+        ids = torch.randint(3, 512, (1, n_prompt))
+        mask = torch.ones_like(ids)
+        kwargs = dict(max_new_tokens=n_new, do_sample=sampling, temperature=0.7, top_p=0.9, top_k=0,
+                      repetition_penalty=1.1)
+        torch.manual_seed(11)
+        expected = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        torch.manual_seed(11)
+        assert torch.equal(expected, per_call.generate(input_ids=ids, attention_mask=mask, **kwargs)), n_prompt
+        gc.collect()
+        assert all(ref() is None for ref in built), "a decoder (cache, graph) outlived its call"
+        # captured once, after the prompt and 2 eager steps; the cache rounded up from prompt + reply
+        assert captured[-1] == (n_prompt + 2, -(-(n_prompt + n_new + 1) // 64) * 64)
+    assert len(captured) == len(built) == per_call.calls == 3
+    short = per_call.generate(input_ids=ids, attention_mask=mask, max_new_tokens=4, do_sample=False)
+    assert short.shape[1] == ids.shape[1] + 4 and len(built) == 3  # no decoder for a 4-token reply
+
+
+def test_zerogpu_per_call_decoder_streams_through_the_app_function(tiny_model_dir, tmp_path):
+    from medchat.generation import GenerationSettings, generate_replies, stream_reply
+    from medchat.modeling import load_model_and_tokenizer
+    from medchat.serving import PerCallServingModel
+    from tests.test_generation import make_chatty_model_dir
+
+    chatty = make_chatty_model_dir(tmp_path / "chatty", tiny_model_dir)
+    model, tokenizer = load_model_and_tokenizer(str(chatty), load_in_4bit=False)
+    messages = [{"role": "user", "content": "My knee hurts after running."}]
+    settings = GenerationSettings(max_new_tokens=12, do_sample=False, repetition_penalty=1.0)
+    per_call = PerCallServingModel(model)
+    streamed = list(stream_reply(per_call, tokenizer, messages, settings))
+    assert per_call.calls == 1
+    assert streamed[-1] == generate_replies(model, tokenizer, [messages], settings)[0]
+
+
+def test_serving_generator_picks_the_path_for_the_hardware():
+    from medchat.serving import PerCallServingModel, serving_generator
+
+    model = tiny_model(False)
+    assert isinstance(serving_generator(model, zero_gpu=True, max_cache_len=256), PerCallServingModel)
+    assert serving_generator(model, zero_gpu=True, max_cache_len=256, fast_decode=False) is model
+    if not torch.cuda.is_available():  # a CPU has no kernel-launch overhead to save: the model itself
+        assert serving_generator(model, zero_gpu=False, max_cache_len=256) is model
