@@ -1,7 +1,7 @@
 """Issue 14 training benchmark: every recipe in its own fresh process, as a user's run would be.
 
 For each row (a recipe YAML of train/configs, optionally with keys overridden: one lever off at a time) the parent
-starts `python benchmarks/bench_train.py --child ROW`, which builds the Meta-Llama-3-8B shape with random weights on
+starts `python -m benchmarks.bench_train --child ROW`, which builds the Meta-Llama-3-8B shape with random weights on
 the GPU (NF4 + double quant through transformers' own bitsandbytes loader, `bench_speed.build_random_4bit_model`),
 caps the process's GPU memory at the recipe's `gpu_memory_gib` (`torch.cuda.set_per_process_memory_fraction`), applies
 the recipe's levers exactly as `python -m train` does (`medchat.training.speed_levers`: varlen attention, Liger,
@@ -11,10 +11,10 @@ real (non-pad) tokens/s, tokens/step, peak allocated and reserved GiB, MFU (4 x 
 dense bf16 peak: LoRA on a frozen base needs no weight gradients of the base). The whole list runs `--runs` times
 (the runs must agree within 10 %).
 
-    python benchmarks/bench_train.py --out DIR --rows 8gb,24gb,default --runs 2
-    python benchmarks/bench_train.py --out DIR --rows 8gb,8gb:use_liger_kernel=false,8gb:attn_implementation=sdpa
-    python benchmarks/bench_train.py --peer unsloth ...     # also times Unsloth on the same model and rows
-    python benchmarks/bench_train.py --tiny --steps 2 --warmup 1 --rows default --out /tmp/bt   # CPU smoke test
+    python -m benchmarks.bench_train --out DIR --rows 8gb,24gb,default --runs 2
+    python -m benchmarks.bench_train --out DIR --rows 8gb,8gb:use_liger_kernel=false,8gb:attn_implementation=sdpa
+    python -m benchmarks.bench_train --peer unsloth ...     # also times Unsloth on the same model and rows
+    python -m benchmarks.bench_train --tiny --steps 2 --warmup 1 --rows default --out /tmp/bt   # CPU smoke test
 
 A row is `NAME[:key=value...]`: NAME is `8gb`, `24gb`, `default`, `seed` or a YAML path; `key=value` overrides a
 recipe key (YAML value syntax: `false`, `none`, `16`), `cap=GiB` (or `cap=none`) the memory cap. A row named twice is
@@ -35,7 +35,6 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 RECIPES = {
     "8gb": ROOT / "train/configs/llama3-8b-qlora-8gb.yaml",
@@ -233,7 +232,7 @@ def run_unsloth_child(args) -> dict:
 
 
 def child_command(spec: str, out_json: Path, args) -> list[str]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", spec, "--child-out", str(out_json),
+    cmd = [sys.executable, "-m", "benchmarks.bench_train", "--child", spec, "--child-out", str(out_json),
            "--warmup", str(args.warmup), "--steps", str(args.steps), "--data-rows", str(args.data_rows),
            "--work", args.work, "--peer-batch", str(args.peer_batch)]
     return cmd + (["--tiny"] if args.tiny else [])
@@ -408,7 +407,7 @@ def main(argv=None):
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = args.tag or ("tiny-cpu" if args.tiny else "gpu")
-    results = {"command": "python benchmarks/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    results = {"command": "python -m benchmarks.bench_train " + " ".join(argv if argv is not None else sys.argv[1:]),
                "args": vars(args), "matmul_params": matmul_params(TINY if args.tiny else LLAMA3_8B), "rows": [],
                "skipped": []}
     run_rows(args, specs, out_dir, results, lambda res: write_report(res, out_dir, tag))

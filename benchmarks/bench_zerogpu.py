@@ -15,8 +15,8 @@ through `stream_reply` and as a raw `generate` of the same tokens (same kwargs a
 `today` (`model.generate`, eager, what the app served on ZeroGPU before) through `stream_reply`; short replies on
 both paths. Medians of `--repeats` calls with min and max; TTFT = the first generated token reaching the streamer.
 
-    python benchmarks/bench_zerogpu.py --out DIR --tag run1        # about 2 minutes on an H200
-    python benchmarks/bench_zerogpu.py --tiny --new-tokens 16 --short-tokens 8 --repeats 2 --out /tmp/z  # CPU
+    python -m benchmarks.bench_zerogpu --out DIR --tag run1        # about 2 minutes on an H200
+    python -m benchmarks.bench_zerogpu --tiny --new-tokens 16 --short-tokens 8 --repeats 2 --out /tmp/z  # CPU
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_speed import LLAMA3_8B, TINY, build_random_4bit_model, prompt_ids, with_synthetic_adapter  # noqa: E402
 from benchmarks.common import LLAMA3_TOKENIZER, environment, load_rows, markdown_table, save_markdown_and_json  # noqa: E402
@@ -131,7 +130,7 @@ def main(argv=None):
     model = with_synthetic_adapter(build_random_4bit_model(cfg, device, quantize=False), args, cfg)
     prepare_tokenizer(tokenizer, model)
     sync()
-    results = {"environment": env, "args": vars(args), "command": "python benchmarks/bench_zerogpu.py " +
+    results = {"environment": env, "args": vars(args), "command": "python -m benchmarks.bench_zerogpu " +
                " ".join(argv if argv is not None else sys.argv[1:]), "model_build_s": time.perf_counter() - t0}
     if device.type == "cuda":
         results["model_alloc_gib"] = torch.cuda.memory_allocated() / 2**30
