@@ -23,7 +23,7 @@ import torch
 
 from medchat.chat_format import encode_with_assistant_mask, training_chat_template
 from medchat.config import MedchatArguments
-from medchat.modeling import LoraSettings, load_model_and_tokenizer
+from medchat.modeling import LoraSettings, fsdp_launch, load_model_and_tokenizer
 from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
 
 ADAPTER_DIRNAME = "adapter"
@@ -85,13 +85,14 @@ def plot_loss_curve(log_history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def save_adapter_atomically(model, tokenizer, target: Path) -> Path:
+def save_adapter_atomically(model, tokenizer, target: Path, state_dict: dict | None = None) -> Path:
     """Write into a temporary sibling, then swap it in. A crash mid-save leaves the previous adapter (or
-    `adapter.old` during the instant of the swap), never a half-written one."""
+    `adapter.old` during the instant of the swap), never a half-written one. `state_dict`: weights gathered from
+    FSDP shards (the model itself then holds only this process's shard)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-tmp-", dir=target.parent))
     try:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, **({"state_dict": state_dict} if state_dict is not None else {}))
         tokenizer.save_pretrained(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -119,9 +120,14 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTTrainer
 
+    from accelerate import PartialState
+
     from medchat.data import build_splits
 
     started = time.time()
+    # One process per device under `accelerate launch` (a single process otherwise): each holds its own 4-bit copy on
+    # its own GPU and only the main process writes files or pushes (train/configs/accelerate/, README "Several GPUs").
+    state = PartialState(cpu=bool(training_args.use_cpu))
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +147,8 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         lora=lora,
         for_training=True,
         attn_implementation=args.attn_implementation,
+        # FSDP places (and shards) the weights itself; data-parallel pins each process's copy to its local GPU.
+        device_map={"": state.local_process_index} if torch.cuda.is_available() and not fsdp_launch() else None,
     )
     if training_args.assistant_only_loss:
         # Renders byte-identical text to the stock template, plus generation markers for the loss mask.
@@ -164,9 +172,14 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     train_result = trainer.train(resume_from_checkpoint=resume_from)
     eval_metrics = trainer.evaluate() if len(splits.eval) else {}
 
-    model = trainer.model
+    # FSDP: every process holds a shard of the adapter; gathering is a collective, so all of them take part.
+    state_dict = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
+    adapter_dir = output_dir / ADAPTER_DIRNAME
+    if not state.is_main_process:  # the main process writes the adapter, summary, plot, report and card, and pushes
+        return adapter_dir
+    model = trainer.accelerator.unwrap_model(trainer.model)
     model.config.use_cache = True  # generation after training runs with the KV cache
-    adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME)
+    adapter_dir = save_adapter_atomically(model, tokenizer, adapter_dir, state_dict=state_dict)
     if is_offline_default(args.base_model):
         # Name the public base, not this machine's cache path (after saving: peft would look the id up online).
         config_path = adapter_dir / "adapter_config.json"
@@ -180,6 +193,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         "base_model": args.base_model,
         "dataset": recipe.dataset,
         "steps": trainer.state.global_step,
+        "processes": state.num_processes,  # tokens_seen is gathered over all of them
         "epochs": trainer.state.epoch,
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "train_loss": train_result.training_loss,
