@@ -50,14 +50,22 @@ def compute_dtype() -> torch.dtype:
     return torch.float32  # CPU: fp32 matmuls are the fast, exact path
 
 
+def fsdp_launch() -> bool:
+    """True under `accelerate launch` with an FSDP config (train/configs/accelerate/fsdp-qlora.yaml)."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("1", "true")
+
+
 def quantization_config(dtype: torch.dtype | None = None):
     from transformers import BitsAndBytesConfig
 
+    dtype = dtype or compute_dtype()
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=dtype or compute_dtype(),
+        bnb_4bit_compute_dtype=dtype,
+        # FSDP shards float tensors only: pack the 4-bit weights into the model's dtype (bnb's FSDP-QLoRA guide)
+        bnb_4bit_quant_storage=dtype if fsdp_launch() else torch.uint8,
     )
 
 
@@ -89,7 +97,7 @@ def load_model_and_tokenizer(
     kwargs = {"dtype": dtype, "token": token}
     if load_in_4bit:
         kwargs["quantization_config"] = quantization_config(dtype)
-    if device_map is None and torch.cuda.is_available():
+    if device_map is None and torch.cuda.is_available() and not fsdp_launch():  # FSDP places the shards itself
         device_map = {"": torch.cuda.current_device()}
     if device_map is not None:
         kwargs["device_map"] = device_map

@@ -30,7 +30,7 @@ from trl import SFTTrainer
 from medchat.chat_format import encode_with_assistant_mask, training_chat_template
 from medchat.config import MedchatArguments
 from medchat.hub import RECIPE_FILENAME
-from medchat.modeling import LoraSettings, load_model_and_tokenizer
+from medchat.modeling import LoraSettings, fsdp_launch, load_model_and_tokenizer
 from medchat.offline_model import OFFLINE_HUB_ID, is_offline_default
 
 logger = logging.getLogger(__name__)
@@ -95,10 +95,12 @@ def plot_loss_curve(log_history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def save_adapter_atomically(model, tokenizer, target: Path, extra_files: dict[str, str] | None = None) -> Path:
+def save_adapter_atomically(model, tokenizer, target: Path, extra_files: dict[str, str] | None = None,
+                            state_dict: dict | None = None) -> Path:
     """Write into a temporary sibling, then swap it in. A crash mid-save leaves the previous adapter (or
     `adapter.old` during the instant of the swap), never a half-written one. `extra_files` (name -> text, e.g. the
-    recipe) are written into the same temporary folder, so they arrive with the weights or not at all."""
+    recipe) are written into the same temporary folder, so they arrive with the weights or not at all. `state_dict`:
+    weights gathered from FSDP shards (the model itself then holds only this process's shard)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-tmp-", dir=target.parent))
     try:
@@ -106,7 +108,7 @@ def save_adapter_atomically(model, tokenizer, target: Path, extra_files: dict[st
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, **({"state_dict": state_dict} if state_dict is not None else {}))
         tokenizer.save_pretrained(tmp)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)
@@ -299,9 +301,14 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     from transformers import set_seed
     from transformers.trainer_utils import get_last_checkpoint
 
+    from accelerate import PartialState
+
     from medchat.data import build_splits
 
     started = time.time()
+    # One process per device under `accelerate launch` (a single process otherwise): each holds its own 4-bit copy on
+    # its own GPU and only the main process writes files or pushes (train/configs/accelerate/, README "Several GPUs").
+    state = PartialState(cpu=bool(training_args.use_cpu))
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -322,6 +329,8 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         lora=lora,
         for_training=True,
         attn_implementation=args.attn_implementation,
+        # FSDP places (and shards) the weights itself; data-parallel pins each process's copy to its local GPU.
+        device_map={"": state.local_process_index} if torch.cuda.is_available() and not fsdp_launch() else None,
     )
     if training_args.assistant_only_loss:
         # Renders byte-identical text to the stock template, plus generation markers for the loss mask.
@@ -345,11 +354,16 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
     train_result = trainer.train(resume_from_checkpoint=resume_from)
     eval_metrics = trainer.evaluate() if len(splits.eval) else {}
 
-    model = trainer.model
+    # FSDP: every process holds a shard of the adapter; gathering is a collective, so all of them take part.
+    state_dict = trainer.accelerator.get_state_dict(trainer.model) if trainer.is_fsdp_enabled else None
+    adapter_dir = output_dir / ADAPTER_DIRNAME
+    if not state.is_main_process:  # the main process writes the adapter, summary, plot, report and card, and pushes
+        return adapter_dir
+    model = trainer.accelerator.unwrap_model(trainer.model)
     model.config.use_cache = True  # generation after training runs with the KV cache
     recipe_text = recipe_yaml(resolved_recipe(args, recipe, training_args))
-    adapter_dir = save_adapter_atomically(model, tokenizer, output_dir / ADAPTER_DIRNAME,
-                                          extra_files={RECIPE_FILENAME: recipe_text})
+    adapter_dir = save_adapter_atomically(model, tokenizer, adapter_dir, extra_files={RECIPE_FILENAME: recipe_text},
+                                          state_dict=state_dict)
     if is_offline_default(args.base_model):
         # Name the public base, not this machine's cache path (after saving: peft would look the id up online).
         config_path = adapter_dir / "adapter_config.json"
@@ -363,6 +377,7 @@ def run_training(args: MedchatArguments, recipe, training_args) -> Path:
         "base_model": args.base_model,
         "dataset": recipe.dataset,
         "steps": trainer.state.global_step,
+        "processes": state.num_processes,  # tokens_seen is gathered over all of them
         "epochs": trainer.state.epoch,
         "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "train_loss": train_result.training_loss,

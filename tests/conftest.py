@@ -93,3 +93,13 @@ def make_tiny_model_dir(target: Path, tokenizer_dir: Path) -> Path:
 def tiny_model_dir(tmp_path_factory, smollm2_dir) -> Path:
     """Tiny random Llama with the SmolLM2 ChatML tokenizer, loadable by `load_model_and_tokenizer(dir)`."""
     return make_tiny_model_dir(tmp_path_factory.mktemp("tiny-llama"), smollm2_dir)
+
+
+@pytest.fixture(scope="session")
+def merged_shipped_model(tmp_path_factory, smollm2_dir) -> Path:
+    """The shipped adapter merged into the offline SmolLM2 base by `python -m medchat.export` (fp32, exact)."""
+    from medchat.export import main as export_main
+    from medchat.modeling import SHIPPED_ADAPTER
+
+    out = tmp_path_factory.mktemp("export") / "smollm2-medchat-merged"
+    return export_main(["--adapter", str(SHIPPED_ADAPTER), "--out", str(out), "--dtype", "float32"])
