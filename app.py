@@ -27,6 +27,8 @@ import torch
 from medchat.chat import ChatService
 from medchat.generation import GenerationSettings, TransformersBackend, stream_reply
 from medchat.modeling import describe, load_model_and_tokenizer
+from medchat.remote import backend_from_env
+from medchat.review_ui import SampleSources
 from medchat.safety import warm_up
 from medchat.serving import serving_generator
 from medchat.settings import AppSettings, public_label
@@ -40,22 +42,23 @@ HAS_GPU = ON_ZERO_GPU or torch.cuda.is_available()
 settings = AppSettings.from_env(on_zero_gpu=ON_ZERO_GPU, has_gpu=HAS_GPU)
 
 # --------------------------------------------------------------------------- model (at import: ZeroGPU needs it)
-DEVICE_MAP = "cuda" if HAS_GPU else None
-logger.info("Loading base=%s adapter=%s 4bit=%s device_map=%s", settings.base_model or "offline default",
-            settings.adapter, settings.load_in_4bit, DEVICE_MAP)
-model, tokenizer = load_model_and_tokenizer(settings.base_model, adapter=settings.adapter,
-                                            load_in_4bit=settings.load_in_4bit, device_map=DEVICE_MAP)
-_base_label, _adapter_label = describe(settings.base_model, settings.adapter)
-MODEL_LABEL = f"{public_label(_base_label)} + adapter {public_label(_adapter_label)}" if settings.adapter else (
-    f"{public_label(_base_label)} (no adapter)")
-# On a dedicated GPU, prefill and decode run as CUDA graphs over a static KV cache (H200: 42 ms to the first token and
-# 75.6 tok/s against 92 ms and 11 tok/s for plain 4-bit + LoRA generate; benchmarks/README.md). Not on ZeroGPU, whose
-# worker processes may not keep graphs between calls; not on a CPU, where there is no launch overhead to save.
-# What stream_reply generates with (medchat.serving.serving_generator): on a dedicated GPU prefill and decode run as
-# CUDA graphs captured once; on ZeroGPU a decoder and graph built and freed inside each call (nothing survives a call
-# there); on a CPU the model itself. MEDCHAT_FAST_DECODE=0 keeps plain generate.
-GENERATOR = serving_generator(model, zero_gpu=ON_ZERO_GPU, max_cache_len=settings.max_context_tokens,
-                              fast_decode=settings.fast_decode)
+# An engine behind the app (MEDCHAT_BACKEND_URL: vLLM, SGLang, TGI, llama.cpp's server, transformers serve) replaces
+# the in-process model: the app then loads no weights and streams over the OpenAI-compatible API (medchat.remote).
+REMOTE = backend_from_env()
+if REMOTE is None:
+    DEVICE_MAP = "cuda" if HAS_GPU else None
+    logger.info("Loading base=%s adapter=%s 4bit=%s device_map=%s", settings.base_model or "offline default",
+                settings.adapter, settings.load_in_4bit, DEVICE_MAP)
+    model, tokenizer = load_model_and_tokenizer(settings.base_model, adapter=settings.adapter,
+                                                load_in_4bit=settings.load_in_4bit, device_map=DEVICE_MAP)
+    _base_label, _adapter_label = describe(settings.base_model, settings.adapter)
+    MODEL_LABEL = f"{public_label(_base_label)} + adapter {public_label(_adapter_label)}" if settings.adapter else (
+        f"{public_label(_base_label)} (no adapter)")
+    # What stream_reply generates with (medchat.serving.serving_generator): on a dedicated GPU prefill and decode run
+    # as CUDA graphs captured once; on ZeroGPU a decoder and graph built and freed inside each call (nothing survives
+    # a call there); on a CPU the model itself. MEDCHAT_FAST_DECODE=0 keeps plain generate.
+    GENERATOR = serving_generator(model, zero_gpu=ON_ZERO_GPU, max_cache_len=settings.max_context_tokens,
+                                  fast_decode=settings.fast_decode)
 
 
 # --------------------------------------------------------------------------- generation (runs on the GPU)
@@ -76,7 +79,8 @@ def generate_stream(messages: list[dict[str, str]], generation: GenerationSettin
     yield from stream_reply(GENERATOR, tokenizer, messages, generation)
 
 
-backend = TransformersBackend(model, tokenizer, label=MODEL_LABEL, generator=GENERATOR, stream_fn=generate_stream)
+backend = REMOTE or TransformersBackend(model, tokenizer, label=MODEL_LABEL, generator=GENERATOR,
+                                        stream_fn=generate_stream)
 service = ChatService(backend, settings, retriever=None)
 warm_up()  # triage's sentence encoder loads once at start (~4 s on a CPU), not on the first message
 
@@ -91,6 +95,10 @@ def load_examples(path: Path = ROOT / "examples" / "prompts.json") -> list[str]:
     return [i if isinstance(i, str) else str(i.get("text", "")) for i in items if i]
 
 
+# Where the Review tab may read samples from, and how much (a visitor's upload is refused above this size).
+REVIEW_SOURCES = SampleSources.from_env(settings.samples)
+
+
 def _review_tab():
     if not settings.review_db:
         return None
@@ -102,7 +110,7 @@ def _review_tab():
     except Exception:  # chat must work even if the review store cannot be opened
         logger.exception("Review tab disabled: cannot open the review database")
         return None
-    return lambda: build_review_tab(store, settings.samples, ReviewAccess.from_env())
+    return lambda: build_review_tab(store, settings.samples, ReviewAccess.from_env(), sources=REVIEW_SOURCES)
 
 
 demo = build_app(
@@ -130,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
             concurrency_limit=args.concurrency if args.concurrency is not None else settings.concurrency,
             max_queue=args.max_queue if args.max_queue is not None else settings.max_queue,
         )
-    demo.launch(share=args.share, server_name=args.host, server_port=args.port)
+    demo.launch(share=args.share, server_name=args.host, server_port=args.port,
+                max_file_size=REVIEW_SOURCES.max_bytes)  # Gradio refuses bigger uploads before they reach disk
 
 
 if __name__ == "__main__":

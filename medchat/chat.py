@@ -278,11 +278,19 @@ class ChatService:
             # gr.Error carries a message meant for users (e.g. ZeroGPU's "quota exceeded"); others stay private.
             import gradio as gr
 
-            error = f"{ERROR_REPLY}\n\n{exc.message}" if isinstance(exc, gr.Error) and exc.message else ERROR_REPLY
+            if isinstance(exc, BackendError):
+                error = str(exc)
+            else:
+                error = f"{ERROR_REPLY}\n\n{exc.message}" if isinstance(exc, gr.Error) and exc.message else ERROR_REPLY
             yield guidance_messages(turn, level) + [notice(turn, error)]
             return
         if not body:
             yield guidance_messages(turn, level) + [notice(turn, EMPTY_REPLY), chat_message("disclaimer", turn, DISCLAIMER)]
+
+
+class BackendError(RuntimeError):
+    """A backend that cannot answer (an engine that is down, too slow or dropped the stream): `str(exc)` is written
+    for the user and is shown as the reply's notice; anything else a backend raises shows the generic ERROR_REPLY."""
 
 
 def notice(turn: int, text: str) -> dict[str, Any]:
@@ -307,6 +315,7 @@ def layout(turn: int, level: Triage, body: str, sources: str = "") -> list[dict[
 
 
 __all__ = [
+    "BackendError",
     "ChatService",
     "EMPTY_REPLY",
     "ERROR_REPLY",

@@ -28,6 +28,7 @@ import time
 from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
+from medchat.chat import BackendError
 from medchat.generation import GenerationSettings, count_prompt_tokens
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ DROPPED_MESSAGE = ("The connection to the medchat model server was lost mid-repl
 REFUSED_MESSAGE = "The medchat model server refused the request. Please try again later."
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(BackendError):
     """The engine is down, too slow, dropped the stream or refused the request. `str(exc)` (= `user_message`) is
     meant for the user; `reason` (down / slow / dropped / refused) and the chained cause are for the logs."""
 

@@ -2,7 +2,7 @@
 PyPI) on loopback, CPU, serving the shipped adapter merged into the offline SmolLM2 by `python -m medchat.export`.
 
 Replies go the way the app's handler sends them (validate, triage, stream, finalize every chunk, the backend's
-user-facing message on failure): `app_like_chat` below mirrors `app.chat` until the chat service takes the backend.
+user-facing message on failure): `app_like_chat` below runs the app's own chat service over the backend.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import time
 import pytest
 
 from benchmarks.remote_concurrency import PROMPTS, TransformersServe, run_streams
+from medchat.chat import ChatService, reply_text
 from medchat.generation import GenerationSettings, count_prompt_tokens, generate_replies
 from medchat.remote import DOWN_MESSAGE, DROPPED_MESSAGE, BackendUnavailable, RemoteBackend, backend_from_env
-from medchat.safety import DISCLAIMER, EMERGENCY_GUIDANCE, finalize_reply, triage, validate_user_message
+from medchat.safety import DISCLAIMER, EMERGENCY_GUIDANCE, triage
+from medchat.settings import AppSettings
 from tests.conftest import free_port
 
 GREEDY = GenerationSettings(max_new_tokens=12, do_sample=False)
@@ -27,16 +29,11 @@ CHEST_PAIN_GUIDANCE = triage(CHEST_PAIN).guidance  # emergency: call now (+ what
 
 
 def app_like_chat(backend, message: str, settings: GenerationSettings):
-    """What `app.chat` does with a backend: every chunk is a whole reply, guidance first, disclaimer last."""
-    text = validate_user_message(message)
-    triage_result = triage(text)
-    if triage_result.guidance:
-        yield finalize_reply(text, "", triage_result)
-    try:
-        for chunk in backend.stream([{"role": "user", "content": text}], settings):
-            yield finalize_reply(text, chunk, triage_result)
-    except BackendUnavailable as exc:
-        yield "\n\n".join(p for p in (triage_result.guidance, exc.user_message) if p)
+    """The app's own handler (medchat.chat.ChatService) over this backend; each chunk as the text shown."""
+    service = ChatService(backend, AppSettings.from_env({}))
+    temperature = settings.temperature if settings.do_sample else 0.0
+    for reply in service.respond(message, [], settings.max_new_tokens, temperature, settings.top_p):
+        yield reply_text(reply)
 
 
 @pytest.fixture(scope="module")
