@@ -14,6 +14,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the Hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+class RecordingApi:
+    """Stands in for HfApi at the network boundary (no Hub here): records create_repo and upload_folder calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def create_repo(self, repo_id, **kwargs):
+        self.calls.append(("create_repo", repo_id, kwargs))
+
+    def upload_folder(self, **kwargs):
+        self.calls.append(("upload_folder", kwargs))
+
+
 def free_port() -> int:
     """A free local TCP port for a test server."""
     with socket.socket() as s:

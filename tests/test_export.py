@@ -11,6 +11,7 @@ from huggingface_hub.utils import filter_repo_objects
 
 from medchat.export import UPLOAD_PATTERNS, main, push_merged
 from medchat.modeling import SHIPPED_ADAPTER, load_model_and_tokenizer
+from tests.conftest import RecordingApi
 
 # A conversation that is not the export's own probe.
 CONVERSATION = [
@@ -81,19 +82,6 @@ def test_merging_into_4bit_is_refused_and_writes_nothing(tmp_path):
     with pytest.raises(SystemExit, match="bfloat16 or float32"):
         main(["--adapter", str(SHIPPED_ADAPTER), "--out", str(tmp_path / "merged"), "--dtype", "nf4"])
     assert not (tmp_path / "merged").exists()
-
-
-class RecordingApi:
-    """Stands in for HfApi at the network boundary (no Hub here)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, **kwargs):
-        self.calls.append(("create_repo", repo_id, kwargs))
-
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", kwargs))
 
 
 def test_push_uploads_the_merged_model_files(merged_shipped_model):

@@ -4,6 +4,7 @@
 from huggingface_hub.utils import filter_repo_objects
 
 from medchat.hub import UPLOAD_PATTERNS, build_model_card, push_adapter
+from tests.conftest import RecordingApi
 
 SUMMARY = {
     "base_model": "meta-llama/Meta-Llama-3-8B-Instruct", "dataset": "ruslanmv/ai-medical-chatbot",
@@ -14,17 +15,6 @@ SUMMARY = {
 }
 METRICS = {"n": 50, "models": {"base": {"reference_nll": 2.5, "rougeL": 0.12, "impersonation_rate": 0.0},
                                "finetuned": {"reference_nll": 1.9, "rougeL": 0.17, "impersonation_rate": 0.0}}}
-
-
-class RecordingApi:
-    def __init__(self):
-        self.calls = []
-
-    def create_repo(self, repo_id, **kwargs):
-        self.calls.append(("create_repo", repo_id, kwargs))
-
-    def upload_folder(self, **kwargs):
-        self.calls.append(("upload_folder", kwargs))
 
 
 def test_model_card_metadata_metrics_disclaimer_and_no_secret(monkeypatch):
