@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from medchat.safety import language, triage
-from medchat.generation import strip_app_additions as strip_guidance
+from medchat.safety.saved_replies import strip_app_additions as strip_guidance
 
 FLAGGED = {"emergency", "crisis"}
 

@@ -39,10 +39,16 @@ K = 2  # neighbours averaged per level: 1 follows a single odd exemplar, 3+ blur
 FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, for the whole message
 SENTENCE_MARGIN = 0.10  # ... or for one sentence of a longer message (a sentence alone is easier to mismatch)
 URGENT_MARGIN = 0.06  # urgent if mean-top-K(urgent) - mean-top-K(routine) > this (and not flagged)
-MAX_SEGMENTS = 8
+# A long message's sentences, at most this many (extra pieces join the last): measured, a self-harm sentence as the
+# 12th of 13 was merged with 5 calm ones at 8 and lost (margin 0.18 -> 0.06); 16 keeps it and costs ~3 ms a segment.
+MAX_SEGMENTS = 16
 MIN_SEGMENT_CHARS = 30
+# A run-on piece this long with no full stop ("work is busy, my cat..., and I cut myself again, anyway...") is split
+# at its commas / semicolons / dashes too: one buried clause is otherwise averaged into the whole (measured: 0.05).
+LONG_PIECE_CHARS = 160
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？؟।])\s+|\n+|(?<=[。！？])")
+_CLAUSE_SPLIT = re.compile(r"(?<=[,;，；、،])\s*|\s+[-–—]+\s+")
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,20 @@ class Signal:
     whole_margin: float = 0.0  # the whole message's flagged-minus-calm margin (engine.py vetoes lexicon hits with it)
     best_margin: float = 0.0  # the highest flagged margin of any segment
     nearest_flag: str = ""  # for an urgent / routine signal: the level of the nearest red flag (presentation etc.)
+    nearest_calm: str = ""  # presentation id of the whole message's nearest urgent / routine exemplar
+    segment: str = ""  # the text of the deciding segment (the whole message, or one sentence of it)
 
 
 def segments(text: str) -> list[str]:
     """The whole message, plus its sentences when it has several (at most MAX_SEGMENTS, short ones merged)."""
     text = (text or "").strip()
-    parts = [p.strip() for p in _SENTENCE_SPLIT.split(text) if p and p.strip()]
+    parts = []
+    for p in _SENTENCE_SPLIT.split(text):
+        p = (p or "").strip()
+        if len(p) > LONG_PIECE_CHARS:
+            parts += [c.strip() for c in _CLAUSE_SPLIT.split(p) if c and c.strip()]
+        elif p:
+            parts.append(p)
     if len(parts) <= 1:
         return [text]
     merged: list[str] = []
@@ -130,8 +144,9 @@ class NearestExemplars:
         best = np.argpartition(-s, k - 1)[:k]
         return float(s[best].mean()), int(idx[best[np.argmax(s[best])]])
 
-    def margins(self, text: str) -> list[tuple[float, float, int, int, np.ndarray]]:
-        """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims."""
+    def margins(self, text: str) -> list[tuple[float, float, int, int, np.ndarray, int]]:
+        """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims,
+        index of the best calm exemplar."""
         segs = segments(text)
         with _one_blas_thread():  # measured: a BLAS thread pool on a busy 2-core machine costs ~6 ms a message
             q = np.asarray(self.encoder.encode(segs), dtype=np.float32).reshape(len(segs), -1)
@@ -139,31 +154,35 @@ class NearestExemplars:
         out = []
         for sims in all_sims:
             flagged, i_f = self._top(sims, FLAGGED)
-            calm, _ = self._top(sims, CALM)
+            calm, i_c = self._top(sims, CALM)
             urgent, i_u = self._top(sims, ("urgent",))
             routine, _ = self._top(sims, ("routine",))
-            out.append((flagged - calm, urgent - routine, i_f, i_u, sims))
+            out.append((flagged - calm, urgent - routine, i_f, i_u, sims, i_c))
         return out
 
     def score(self, text: str) -> Signal:
         per_segment = self.margins(text)
+        segs = segments(text)
         whole = per_segment[0]
         best = max(per_segment, key=lambda m: m[0])  # the most alarming segment (the whole message included)
-        # flagged: the whole message clears its bar, or one sentence of a longer message clears the higher one
-        if whole[0] > FLAG_MARGIN:
-            decided = whole
-        elif len(per_segment) > 1 and max(m[0] for m in per_segment[1:]) > SENTENCE_MARGIN:
-            decided = max(per_segment[1:], key=lambda m: m[0])
-        else:
-            decided = None
+        # flagged: the whole message clears its bar, or one sentence of a longer message clears the higher one.
+        # The strongest of those decides: a self-harm sentence at 0.18 inside a paragraph whose whole margin is
+        # 0.05 must carry 0.18 (engine.py sets weak margins aside when the rules saw a negation elsewhere).
+        cleared = [whole] if whole[0] > FLAG_MARGIN else []
+        cleared += [m for m in per_segment[1:] if m[0] > SENTENCE_MARGIN]
+        decided = max(cleared, key=lambda m: m[0]) if cleared else None
+        seg_text = segs[next(i for i, m in enumerate(per_segment) if m is decided)] if decided is not None else segs[0]
         text_, flagged_level, pid, label, tip = self.rows[(decided or best)[2]]
+        calm_pid = self.rows[whole[5]][2] if whole[5] >= 0 else ""
         if decided is not None:
-            return Signal(flagged_level, decided[0], pid, label, tip, text_, whole[0], best[0])
+            return Signal(flagged_level, decided[0], pid, label, tip, text_, whole[0], best[0], nearest_calm=calm_pid,
+                          segment=seg_text)
         if whole[1] > URGENT_MARGIN:
             u_text, _, u_pid, u_label, u_tip = self.rows[whole[3]]
-            return Signal("urgent", whole[1], u_pid, u_label, u_tip, u_text, whole[0], best[0], flagged_level)
+            return Signal("urgent", whole[1], u_pid, u_label, u_tip, u_text, whole[0], best[0], flagged_level, calm_pid,
+                          seg_text)
         # routine, but say which red flag was nearest: engine.py uses it when the rules saw an urgent sign
-        return Signal("routine", whole[0], pid, label, tip, text_, whole[0], best[0], flagged_level)
+        return Signal("routine", whole[0], pid, label, tip, text_, whole[0], best[0], flagged_level, calm_pid, seg_text)
 
 
 _MODEL: NearestExemplars | None = None
