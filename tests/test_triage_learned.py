@@ -158,6 +158,8 @@ UNSEEN_SELF_HARM_LOOKALIKES = [
     "my daughter's friend self-harmed last year, how can I talk to my daughter about it?",
     "j'ai de vieilles cicatrices d'automutilation, guéries depuis longtemps, comment les atténuer ?",
     "我切菜划伤了手",
+    "सब्ज़ी काटते समय मेरा हाथ चाकू से कट गया, खून रुक गया",  # Hindi, an accident: the lexicon must not fire
+    "खाना बनाते हुए खुद को थोड़ा जला लिया, छोटा सा छाला है",
 ]
 _CALM_SENTENCES = [
     "My knee has been a bit sore since football on Saturday.", "I iced it and it is a bit better today.",
