@@ -37,7 +37,11 @@ CALM = ("urgent", "routine")
 # Tuned on the development set (blind set A), never on the untouched one; see README for the sweep.
 K = 2  # neighbours averaged per level: 1 follows a single odd exemplar, 3+ blurs small presentations
 FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, for the whole message
-SENTENCE_MARGIN = 0.10  # ... or for one sentence of a longer message (a sentence alone is easier to mismatch)
+# ... or for one sentence of a longer message (a sentence alone is easier to mismatch, and a long message has many:
+# measured on 350 real consultation messages, HealthCareMagic rows 300-649, at 0.10 a quarter of them got emergency or
+# crisis guidance, 45 of 73 learned-signal flags from single sentences at 0.10-0.19; at 0.17 12.9 % with blind set A
+# unchanged at 100/101, crisis 32/32)
+SENTENCE_MARGIN = 0.17
 URGENT_MARGIN = 0.06  # urgent if mean-top-K(urgent) - mean-top-K(routine) > this (and not flagged)
 # A long message's sentences, at most this many (extra pieces join the last): measured, a self-harm sentence as the
 # 12th of 13 was merged with 5 calm ones at 8 and lost (margin 0.18 -> 0.06); 16 keeps it and costs ~3 ms a segment.
