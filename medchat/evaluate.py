@@ -185,8 +185,9 @@ def evaluation_settings(max_new_tokens: int = 256, temperature: float = 0.0, top
 
 def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, load_in_4bit=None,
              system_prompt: str | None = None, batch_size: int = 8, eval_fraction: float = 0.1,
-             settings=None) -> dict:
-    """Load base+adapter once and evaluate held-out items from `data` (see `load_items`)."""
+             settings=None, retrieval: bool = False) -> dict:
+    """Load base+adapter once and evaluate held-out items from `data` (see `load_items`); with `retrieval`, each
+    prompt carries the trusted passages retrieved for it, as the app gives them (`medchat.knowledge`)."""
     from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
 
     adapter = adapter or DEFAULT_ADAPTER
@@ -195,6 +196,10 @@ def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None 
     items = load_items(data, limit, system_prompt, eval_fraction)
     if not items:
         raise SystemExit("No held-out conversations to evaluate.")
+    if retrieval:
+        from medchat.knowledge import add_retrieval_context
+
+        items = add_retrieval_context(items)
     model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
     settings = settings or evaluation_settings()
     metrics = evaluate_loaded(model, tokenizer, items, settings, out, batch_size, describe(base_model, adapter))
@@ -286,6 +291,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no_repeat_ngram_size", type=int, default=None, help="default: the app's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument("--retrieval", action="store_true",
+                        help="give each prompt the trusted passages retrieved for it (medchat.knowledge), as the app")
     args = parser.parse_args(argv)
     if args.refinalize:
         Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -299,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
     return evaluate(
         args.data, base_model=args.base, adapter=args.adapter, out=args.out, limit=args.limit,
         batch_size=args.batch_size, eval_fraction=args.eval_fraction, settings=settings,
-        load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
+        load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit], retrieval=args.retrieval,
     )
 
 
