@@ -53,6 +53,9 @@ questions always land on the same side. ``eval_fraction`` of the patient texts g
 ``eval_max_rows`` caps eval by keeping the lowest hashes (whole patient groups) and returns the
 rest to train. Rows are sorted by hash, so the output order does not depend on the input order.
 
+Retrieval context (``retrieval_context``): each row's system prompt gets the trusted passages retrieved for its
+user turn (`medchat.knowledge.add_retrieval_context`), laid out exactly as the app gives them with retrieval on.
+
 Mixing: ``mix_dataset`` (e.g. MedQuAD) goes through the same loading/validation/cleaning, its
 answers are trimmed to ``mix_max_answer_words`` at a paragraph or sentence end, and it only
 feeds train: ``mix_weight`` is the fraction of the final train set drawn from it (the lowest
@@ -157,6 +160,11 @@ class DataRecipe:
     )
     mix_max_answer_words: int = field(
         default=250, metadata={"help": "Trim mix answers to about this many words at a paragraph/sentence end."}
+    )
+    retrieval_context: bool = field(
+        default=False,
+        metadata={"help": "Add the trusted passages retrieved for each user turn to its system prompt, as the app "
+                          "does with retrieval on (medchat.knowledge), so the model learns to use them."},
     )
 
 
@@ -861,6 +869,10 @@ def build_splits(source: str | None, recipe: DataRecipe, log: Callable = logger.
     ids = _assign_ids(train_all + eval_convs)
     train_rows = _to_rows(train_all, ids[: len(train_all)], recipe.system_prompt)
     eval_rows = _to_rows(eval_convs, ids[len(train_all):], recipe.system_prompt)
+    if recipe.retrieval_context:
+        from medchat.knowledge import add_retrieval_context
+
+        train_rows, eval_rows = add_retrieval_context(train_rows), add_retrieval_context(eval_rows)
 
     report.update(
         mix=mix_report,

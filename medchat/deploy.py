@@ -23,7 +23,8 @@ from huggingface_hub.utils import filter_repo_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Only what the running app needs: its code, templates, a shipped adapter, example prompts, deps, Space card.
+# Only what the running app needs: its code, templates, a shipped adapter, the knowledge index, example prompts, deps,
+# Space card.
 ALLOW_PATTERNS = [
     "app.py",
     "requirements.txt",
@@ -31,6 +32,7 @@ ALLOW_PATTERNS = [
     "medchat/*.py",
     "medchat/templates/*",
     "medchat/adapters/*",
+    "medchat/knowledge/data/*",  # the trusted-source index the chat retrieves from (built, shipped: ~10 MB)
     "examples/*",
 ]
 IGNORE_PATTERNS = ["*__pycache__*", "*.pyc", ".*", "*/.*"]

@@ -232,9 +232,12 @@ def evaluation_settings(max_new_tokens: int = 256, temperature: float = 0.0, top
 
 def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, load_in_4bit=None,
              system_prompt: str | None = None, batch_size: int = 8, eval_fraction: float | None = None,
-             settings=None, eval_max_rows: int | None = None, split_seed: int | None = None) -> dict:
+             settings=None, eval_max_rows: int | None = None, split_seed: int | None = None,
+             retrieval: bool = False) -> dict:
     """Load base+adapter once and evaluate held-out items from `data` (see `load_items`). For a file or Hub id the
-    split is the one the adapter's recipe.yaml describes, where it has one; the arguments given override it."""
+    split is the one the adapter's recipe.yaml describes, where it has one; the arguments given override it. With
+    `retrieval`, each prompt carries the trusted passages retrieved for it, as the app gives them
+    (`medchat.knowledge`)."""
     from medchat.hub import load_recipe
     from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
 
@@ -261,6 +264,10 @@ def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None 
     if not items:
         raise SystemExit("No held-out conversations to evaluate. For data the adapter was never trained on, "
                          "pass --eval_fraction 1.0 to score every row.")
+    if retrieval:
+        from medchat.knowledge import add_retrieval_context
+
+        items = add_retrieval_context(items)
     model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
     settings = settings or evaluation_settings()
     return evaluate_loaded(model, tokenizer, items, settings, out, batch_size, describe(base_model, adapter),
@@ -366,6 +373,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no_repeat_ngram_size", type=int, default=None, help="default: the app's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument("--retrieval", action="store_true",
+                        help="give each prompt the trusted passages retrieved for it (medchat.knowledge), as the app")
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="[%(name)s] %(message)s")
@@ -384,7 +393,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.data, base_model=args.base, adapter=args.adapter, out=args.out, limit=args.limit,
             batch_size=args.batch_size, eval_fraction=args.eval_fraction, eval_max_rows=args.eval_max_rows,
             split_seed=args.split_seed, system_prompt=args.system_prompt, settings=settings,
-            load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit],
+            load_in_4bit={"auto": None, "true": True, "false": False}[args.load_in_4bit], retrieval=args.retrieval,
         )
     except DataValidationError as exc:  # the user's data: the message says what to fix
         sys.stderr.write(f"python -m medchat.evaluate: {exc}\n")
