@@ -26,6 +26,7 @@ import torch
 
 from medchat.chat import ChatService
 from medchat.generation import GenerationSettings, TransformersBackend, stream_reply
+from medchat.knowledge import default_retriever
 from medchat.modeling import describe, load_model_and_tokenizer
 from medchat.remote import backend_from_env
 from medchat.review_ui import SampleSources
@@ -81,7 +82,9 @@ def generate_stream(messages: list[dict[str, str]], generation: GenerationSettin
 
 backend = REMOTE or TransformersBackend(model, tokenizer, label=MODEL_LABEL, generator=GENERATOR,
                                         stream_fn=generate_stream)
-service = ChatService(backend, settings, retriever=None)
+# Trusted sources (MEDCHAT_RETRIEVAL=1): the shipped MedQuAD index, loaded once here, not on the first message.
+retriever = default_retriever() if settings.retrieval else None
+service = ChatService(backend, settings, retriever=retriever)
 warm_up()  # triage's sentence encoder loads once at start (~4 s on a CPU), not on the first message
 
 

@@ -28,6 +28,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from medchat.generation import GenerationSettings
 from medchat.safety import DISCLAIMER, InputError, Triage, triage, validate_user_message
+from medchat.knowledge.retriever import system_with_context
 from medchat.safety.reply import reply_body
 from medchat.settings import AppSettings
 
@@ -220,7 +221,7 @@ class ChatService:
         newest = {"role": "user", "content": text}
         system_prompt = self.settings.system_prompt
         if context:
-            with_context = f"{system_prompt}\n\n{context}" if system_prompt else context
+            with_context = system_with_context(system_prompt, context)  # the layout training and evaluation use
             if self.backend.count_tokens([{"role": "system", "content": with_context}, newest]) <= budget:
                 system_prompt = with_context
             else:
@@ -253,7 +254,8 @@ class ChatService:
         if self.retriever is not None:
             try:  # a knowledge base that fails costs the sources, not the reply
                 passages = self.retriever.search(text)
-                context = self.retriever.prompt_context(passages) if passages else ""
+                # with no passage the retriever still says so: the model is told it has no trusted source
+                context = self.retriever.prompt_context(passages)
             except Exception:
                 logger.exception("Retrieval failed; answering without sources")
                 passages, context = [], ""

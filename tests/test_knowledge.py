@@ -230,3 +230,22 @@ def test_retrieval_context_switch_puts_passages_in_training_prompts(tiny_retriev
         expected = tiny_retriever.prompt_context(tiny_retriever.search(user))
         assert after["messages"][0]["content"] == system_with_context(before["messages"][0]["content"], expected)
     assert DataRecipe().retrieval_context is False
+
+
+def test_chat_service_shows_the_real_retrievers_sources_and_tells_the_model(tiny_retriever):
+    from medchat.chat import ChatService, kind_of
+    from medchat.knowledge import NO_SOURCE_CONTEXT, NO_SOURCE_NOTE
+    from tests.test_chat import SETTINGS, WordBackend
+
+    backend = WordBackend("Gout is a form of arthritis; see a doctor if the joint is hot and very painful.")
+    service = ChatService(backend, SETTINGS, retriever=tiny_retriever)
+    final = list(service.respond("My big toe joint is swollen, red and extremely painful overnight", []))[-1]
+    sources = [m for m in final if kind_of(m) == "sources"]
+    assert sources and "Gout" in sources[0]["content"] and "creativecommons.org/licenses/by/4.0" in sources[0]["content"]
+    assert kind_of(final[-1]) == "disclaimer"  # sources above the disclaimer, apart from the model's text
+    system = backend.calls[-1][0][0]["content"]
+    assert system.startswith(SETTINGS.system_prompt) and "Gout" in system  # the passages reached the model
+
+    final = list(service.respond("What's a good recipe for banana bread?", []))[-1]
+    assert any(m["content"] == NO_SOURCE_NOTE for m in final if kind_of(m) == "sources")
+    assert NO_SOURCE_CONTEXT in backend.calls[-1][0][0]["content"]  # told to say it has no trusted source
