@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medchat.embeddings import one_blas_thread
+
 from medchat.knowledge.corpus import (
     HOLDOUT_FOCUS_PERCENT,
     HOLDOUT_QUESTION_PERCENT,
@@ -145,7 +147,8 @@ class KnowledgeIndex:
 
     def top_k(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and cosine similarities of the k nearest passages, best first."""
-        scores = self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+        with one_blas_thread():
+            scores = self.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
         k = min(int(k), len(scores))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

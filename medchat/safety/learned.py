@@ -16,7 +16,6 @@ rules and the multilingual lexicon alone; nothing raises.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from medchat.embeddings import one_blas_thread
 
 from medchat.safety.catalogue import catalogue
 
@@ -39,9 +40,12 @@ K = 2  # neighbours averaged per level: 1 follows a single odd exemplar, 3+ blur
 FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, for the whole message
 # ... or for one sentence of a longer message (a sentence alone is easier to mismatch, and a long message has many:
 # measured on 350 real consultation messages, HealthCareMagic rows 300-649, at 0.10 a quarter of them got emergency or
-# crisis guidance, 45 of 73 learned-signal flags from single sentences at 0.10-0.19; at 0.17 12.9 % with blind set A
-# unchanged at 100/101, crisis 32/32)
+# crisis guidance, most of it from single sentences at 0.10-0.19; at 0.17 for emergency sentences and 0.10 for
+# crisis ones 20.6 %, and 13.1 % on rows 650-999, with blind set A unchanged at 100/101)
 SENTENCE_MARGIN = 0.17
+# A sentence nearest a crisis exemplar keeps the lower bar: crisis lines shown to someone not at risk cost little, and
+# one buried goodbye sign ("I will not need them after this month") must still flag.
+CRISIS_SENTENCE_MARGIN = 0.10
 URGENT_MARGIN = 0.06  # urgent if mean-top-K(urgent) - mean-top-K(routine) > this (and not flagged)
 # A long message's sentences, at most this many (extra pieces join the last): measured, a self-harm sentence as the
 # 12th of 13 was merged with 5 calm ones at 8 and lost (margin 0.18 -> 0.06); 16 keeps it and costs ~3 ms a segment.
@@ -92,21 +96,6 @@ def segments(text: str) -> list[str]:
     return [text] + [m for m in merged if m != text]
 
 
-_LIMIT = None
-
-
-def _one_blas_thread():
-    global _LIMIT
-    if _LIMIT is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            _LIMIT = ThreadpoolController()
-        except ImportError:  # optional: without it numpy keeps its default pool
-            _LIMIT = False
-    return _LIMIT.limit(limits=1) if _LIMIT else contextlib.nullcontext()
-
-
 def _load_encoder():
     """USE multilingual v3 from its wheel (no network). One BLAS thread: a single message gains nothing from more
     and the app shares the CPU with generation."""
@@ -152,7 +141,7 @@ class NearestExemplars:
         """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims,
         index of the best calm exemplar."""
         segs = segments(text)
-        with _one_blas_thread():  # measured: a BLAS thread pool on a busy 2-core machine costs ~6 ms a message
+        with one_blas_thread():  # measured: a BLAS thread pool on a busy 2-core machine costs ~6 ms a message
             q = np.asarray(self.encoder.encode(segs), dtype=np.float32).reshape(len(segs), -1)
             all_sims = q @ self.matrix.T
         out = []
@@ -173,7 +162,8 @@ class NearestExemplars:
         # The strongest of those decides: a self-harm sentence at 0.18 inside a paragraph whose whole margin is
         # 0.05 must carry 0.18 (engine.py sets weak margins aside when the rules saw a negation elsewhere).
         cleared = [whole] if whole[0] > FLAG_MARGIN else []
-        cleared += [m for m in per_segment[1:] if m[0] > SENTENCE_MARGIN]
+        cleared += [m for m in per_segment[1:]
+                    if m[0] > (CRISIS_SENTENCE_MARGIN if self.rows[m[2]][1] == "crisis" else SENTENCE_MARGIN)]
         decided = max(cleared, key=lambda m: m[0]) if cleared else None
         seg_text = segs[next(i for i, m in enumerate(per_segment) if m is decided)] if decided is not None else segs[0]
         text_, flagged_level, pid, label, tip = self.rows[(decided or best)[2]]
