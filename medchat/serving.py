@@ -403,6 +403,7 @@ class FastServingModel:
         return self.decoders[batch_size]
 
     def generate(self, input_ids=None, attention_mask=None, **kwargs):
+        kwargs = _expand_generation_config(kwargs)
         unsupported = set(kwargs) - self._SUPPORTED
         prompt_len = input_ids.shape[1] if input_ids is not None else 0
         max_new = int(kwargs.get("max_new_tokens") or self.model.generation_config.max_new_tokens or 256)
@@ -414,6 +415,26 @@ class FastServingModel:
             return _sample_loop(self.model, self.decoder(input_ids.shape[0]), input_ids, attention_mask, **kwargs)
         finally:
             self._lock.release()
+
+
+_FROM_CONFIG = ("max_new_tokens", "min_new_tokens", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty",
+                "eos_token_id", "pad_token_id")
+
+
+def _expand_generation_config(kwargs: dict) -> dict:
+    """`generate(generation_config=...)` (what `medchat.generation` passes) as the plain keywords the static decoders
+    support; a setting they do not implement (n-gram blocking, beams) is kept as a keyword, so `generate` falls back
+    to the model's own and stays exact."""
+    config = kwargs.pop("generation_config", None)
+    if config is None:
+        return kwargs
+    out = {name: getattr(config, name, None) for name in _FROM_CONFIG}
+    if getattr(config, "no_repeat_ngram_size", 0):
+        out["no_repeat_ngram_size"] = config.no_repeat_ngram_size
+    if (getattr(config, "num_beams", 1) or 1) > 1:
+        out["num_beams"] = config.num_beams
+    out.update({k: v for k, v in kwargs.items()})  # explicit keywords win over the config
+    return {k: v for k, v in out.items() if v is not None or k in kwargs}
 
 
 @torch.inference_mode()
@@ -507,6 +528,7 @@ class PerCallServingModel:
         return -(-need // self.cache_round) * self.cache_round
 
     def generate(self, input_ids=None, attention_mask=None, **kwargs):
+        kwargs = _expand_generation_config(kwargs)
         max_new = int(kwargs.get("max_new_tokens") or self.model.generation_config.max_new_tokens or 256)
         if (set(kwargs) - FastServingModel._SUPPORTED or input_ids is None or max_new < self.min_graph_tokens):
             return self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)

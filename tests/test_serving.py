@@ -42,8 +42,15 @@ def test_fast_decoder_streams_like_the_app(tiny_model_dir, tmp_path):
     model, tokenizer = load_model_and_tokenizer(str(chatty), load_in_4bit=False)
     messages = [{"role": "user", "content": "My knee hurts after running."}]
     settings = GenerationSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
-    streamed = list(stream_reply(FastServingModel(model, max_cache_len=256), tokenizer, messages, settings))
-    assert streamed[-1] == generate_replies(model, tokenizer, [messages], settings)[0]
+    expected = generate_replies(model, tokenizer, [messages], settings)[0]
+
+    def no_fallback(*args, **kwargs):  # the app's settings must reach the static decoder, not plain generate
+        raise AssertionError(f"fell back to model.generate with {sorted(kwargs)}")
+
+    fast = FastServingModel(model, max_cache_len=256)
+    model.generate = no_fallback
+    streamed = list(stream_reply(fast, tokenizer, messages, settings))
+    assert streamed[-1] == expected
 
 
 def test_one_row_prompts_prefill_in_padded_buckets_and_give_the_same_tokens(monkeypatch):
