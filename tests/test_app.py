@@ -73,7 +73,9 @@ def test_predict_returns_reply_with_disclaimer(served):
     client.reset_session()
     reply = client.predict("I have a mild headache", api_name="/chat")
     assert _ends_with_disclaimer(_text(reply))
-    assert [kind_of(m) for m in reply] == ["answer", "disclaimer"]
+    # the model's answer, the trusted sources retrieved for the message (on by default), the disclaimer last
+    assert [kind_of(m) for m in reply] == ["answer", "sources", "disclaimer"]
+    assert "MedQuAD" in reply[1]["content"] or "no trusted source" in reply[1]["content"].lower()
     assert DISCLAIMER not in reply[0]["content"] and reply[0]["content"].strip()  # the model said something too
 
 
@@ -281,7 +283,8 @@ def test_cli_flags_reach_launch_and_queue(served, monkeypatch):
     monkeypatch.setattr(app.demo, "launch", lambda **kw: seen.setdefault("launch", kw))
     monkeypatch.setattr(app, "configure_queue", lambda demo, **kw: seen.setdefault("queue", kw))
     app.main(["--host", "0.0.0.0", "--port", "7999", "--concurrency", "2", "--max_queue", "5", "--share"])
-    assert seen["launch"] == {"share": True, "server_name": "0.0.0.0", "server_port": 7999}
+    assert seen["launch"] == {"share": True, "server_name": "0.0.0.0", "server_port": 7999,
+                              "max_file_size": app.REVIEW_SOURCES.max_bytes}  # uploads capped before they reach disk
     assert seen["queue"] == {"concurrency_limit": 2, "max_queue": 5}
 
 

@@ -51,8 +51,8 @@ def train_tokens(tiny_model_dir: Path) -> int:
 def test_two_processes_train_one_adapter_count_all_tokens_and_resume(tmp_path, tiny_model_dir):
     out = tmp_path / "run"
     log = launch(tiny_model_dir, out, "--num_train_epochs", "1")
-    assert log.count("[medchat] data:") == 2  # both processes ran the recipe
-    assert log.count("[medchat] adapter written to") == 1  # ... and only the main one wrote it
+    assert log.count("[medchat.training] data:") == 2  # both processes ran the recipe
+    assert log.count("[medchat.training] adapter written to") == 1  # ... and only the main one wrote it
     summary = json.loads((out / "adapter" / "run_summary.json").read_text())
     assert summary["processes"] == 2
     # 20 rows, 2 per process and step: 5 steps in one epoch (a single process would take 10).
@@ -66,7 +66,7 @@ def test_two_processes_train_one_adapter_count_all_tokens_and_resume(tmp_path, t
     assert leftovers == [] and sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-5"]
 
     log = launch(tiny_model_dir, out, "--num_train_epochs", "2", "--resume")
-    assert log.count("[medchat] adapter written to") == 1
+    assert log.count("[medchat.training] adapter written to") == 1
     summary = json.loads((out / "adapter" / "run_summary.json").read_text())
     assert summary["resumed_from"].endswith("checkpoint-5") and summary["steps"] == 10
     assert summary["tokens_seen"] == 2 * expected  # the counter came back from the checkpoint and went on
