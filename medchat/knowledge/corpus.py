@@ -11,9 +11,7 @@ the same rows are held out on every machine and every rebuild:
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,6 +34,8 @@ PASSAGES_PER_ANSWER = 2
 PASSAGES_PER_ANSWER_BY_SOURCE = {"GHR": 1, "GARD": 1}
 # Not consumer health advice: lists of ongoing studies and a support-group directory.
 SKIPPED_QTYPES = frozenset({"research", "support groups"})
+
+from medchat.jsonl import json_objects
 
 
 class CorpusError(ValueError):
@@ -85,30 +85,20 @@ def read_corpus(path: str | Path) -> list[dict]:
         raise CorpusError(
             f"{path}: no such file. Pass --corpus PATH to MedQuAD's answered pairs (medquad_answered.jsonl.gz)."
         )
-    opener = gzip.open if path.suffix == ".gz" else open
     rows = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CorpusError(f"{path}:{line_no}: not valid JSON ({err.msg}); fix or remove the line.") from err
-            if not isinstance(row, dict):
-                raise CorpusError(f"{path}:{line_no}: expected a JSON object, got {type(row).__name__}.")
-            for name in REQUIRED_FIELDS:
-                if not isinstance(row.get(name), str) or not row[name].strip():
-                    raise CorpusError(
-                        f"{path}:{line_no}: field '{name}' is missing or empty (qid {row.get('qid', '?')!r}); "
-                        f"every row needs {', '.join(REQUIRED_FIELDS)}."
-                    )
-            for name in OPTIONAL_FIELDS:
-                if row.get(name) is not None and not isinstance(row[name], str):
-                    raise CorpusError(f"{path}:{line_no}: field '{name}' must be text, got {type(row[name]).__name__}.")
-            row = {**row, "qtype": (row.get("qtype") or "").strip() or "information"}
-            row["focus"] = (row.get("focus") or "").strip() or clean_question(row["question"]).rstrip("?")
-            rows.append(row)
+    for line_no, row in json_objects(path, CorpusError):
+        for name in REQUIRED_FIELDS:
+            if not isinstance(row.get(name), str) or not row[name].strip():
+                raise CorpusError(
+                    f"{path}:{line_no}: field '{name}' is missing or empty (qid {row.get('qid', '?')!r}); "
+                    f"every row needs {', '.join(REQUIRED_FIELDS)}."
+                )
+        for name in OPTIONAL_FIELDS:
+            if row.get(name) is not None and not isinstance(row[name], str):
+                raise CorpusError(f"{path}:{line_no}: field '{name}' must be text, got {type(row[name]).__name__}.")
+        row = {**row, "qtype": (row.get("qtype") or "").strip() or "information"}
+        row["focus"] = (row.get("focus") or "").strip() or clean_question(row["question"]).rstrip("?")
+        rows.append(row)
     if not rows:
         raise CorpusError(f"{path}: no rows.")
     return rows

@@ -8,12 +8,12 @@ A labelled file is JSON lines with `text` and `level`; `category`, `language` an
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
 
+from medchat.jsonl import json_objects
 from medchat.safety.engine import triage, warm_up
 from medchat.safety.texts import LEVELS
 
@@ -24,17 +24,10 @@ FLAGGED = ("emergency", "crisis")
 def load_cases(path: str | Path) -> list[dict]:
     """JSON lines with at least `text` and a valid `level`; a bad line is reported with its number."""
     cases = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                c = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from e
-            if not isinstance(c, dict) or not isinstance(c.get("text"), str) or c.get("level") not in LEVELS:
-                raise ValueError(f"{path}:{i}: needs a 'text' string and a 'level' in {', '.join(LEVELS)}")
-            cases.append(c)
+    for i, c in json_objects(path):
+        if not isinstance(c.get("text"), str) or c.get("level") not in LEVELS:
+            raise ValueError(f"{path}:{i}: needs a 'text' string and a 'level' in {', '.join(LEVELS)}")
+        cases.append(c)
     return cases
 
 
