@@ -120,10 +120,6 @@ def summarize(rows: list[dict]) -> dict:
     return summary
 
 
-# The fields of an adapter's recipe.yaml that decide which rows are held out and how they read.
-SPLIT_FIELDS = ("eval_fraction", "eval_max_rows", "max_rows", "split_seed")
-
-
 def held_out_recipe(data: str, adapter_recipe: dict | None = None, **overrides):
     """The `DataRecipe` that rebuilds training's held-out split of `data`.
 

@@ -32,7 +32,6 @@ from typing import Mapping
 logger = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPE_FILE = "recipe.yaml"  # written into the adapter folder by training (it carries what made the adapter)
 # History on a CPU: every earlier turn is prefilled again on each message while other users wait in the queue.
 # Measured with SmolLM2-135M + the shipped adapter, 2 shared CPU cores (load ~5), 64-token greedy reply: a full
 # 4096-token budget (3,573 prompt tokens) took 85.6 s to the first token and 203 s in all; capped at 768 history
@@ -72,27 +71,21 @@ def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 
 
 def adapter_system_prompt(adapter: str | None) -> str | None:
     """The system prompt the adapter was trained with: `system_prompt` in its recipe.yaml (top level or one section
-    down, e.g. `data: {system_prompt: ...}`), from a local folder or the adapter's Hub repo; None when there is none."""
+    down, e.g. `data: {system_prompt: ...}`), read by `medchat.hub.load_recipe` from a local folder or the adapter's
+    Hub repo; None when there is none."""
     if not adapter:
         return None
-    path = Path(adapter) / RECIPE_FILE
-    if not path.is_file():
-        if Path(adapter).exists():
-            return None
-        try:  # a Hub id: the recipe travels with the adapter
-            from huggingface_hub import hf_hub_download
-
-            path = Path(hf_hub_download(adapter, RECIPE_FILE))
-        except Exception as exc:  # offline, no such file, private repo: the default prompt is used
-            logger.info("No %s for adapter %s (%s); using the default system prompt", RECIPE_FILE, adapter, type(exc).__name__)
-            return None
-    import yaml
+    from medchat.hub import load_recipe
 
     try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise SettingsError(f"{RECIPE_FILE} of the adapter cannot be read: {exc}") from None
-    candidates = [recipe] + [v for v in recipe.values() if isinstance(v, dict)] if isinstance(recipe, dict) else []
+        recipe = load_recipe(adapter)
+    except Exception as exc:
+        if Path(adapter).is_dir():  # the operator's own folder: say what is wrong with its recipe
+            raise SettingsError(f"recipe.yaml of the adapter cannot be read: {exc}") from None
+        # a Hub id offline, private or gone: the default prompt is used
+        logger.info("No recipe.yaml for adapter %s (%s); using the default system prompt", adapter, type(exc).__name__)
+        return None
+    candidates = [recipe] + [v for v in recipe.values() if isinstance(v, dict)] if recipe else []
     for section in candidates:
         prompt = section.get("system_prompt")
         if isinstance(prompt, str) and prompt.strip():
