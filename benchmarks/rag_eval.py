@@ -222,9 +222,10 @@ def build_prompts(rows: list[dict], retriever, with_retrieval: bool, system_prom
 
 
 def generate(sets: dict, retriever, cache: Path, max_new_tokens: int, batch_size: int, names: list[str],
-             conditions: list[str]) -> None:
+             conditions: list[str], adapter: str | None = None, label: str = "adapter") -> None:
     """Replies for every (set, model, retrieval) condition, appended to `cache` (one JSON row per reply; rows
-    already there are skipped, so an interrupted run resumes)."""
+    already there are skipped, so an interrupted run resumes). `adapter` (default: the shipped one) is recorded as
+    model `label`, so one cache can hold two adapters' replies."""
     from tqdm.auto import tqdm
 
     from medchat.data import DEFAULT_SYSTEM_PROMPT
@@ -235,10 +236,11 @@ def generate(sets: dict, retriever, cache: Path, max_new_tokens: int, batch_size
     done = set()
     if cache.is_file():
         done = {(r["set"], r["id"], r["model"], r["retrieval"]) for r in map(json.loads, cache.read_text().splitlines())}
-    model, tokenizer = load_model_and_tokenizer(None, adapter=DEFAULT_ADAPTER)
+    model, tokenizer = load_model_and_tokenizer(None, adapter=adapter or DEFAULT_ADAPTER)
     settings = evaluation_settings(max_new_tokens=max_new_tokens)
     for condition in conditions:  # "adapter:rag", "adapter:none", "base:rag", "base:none"
         model_name, mode = condition.split(":")
+        model_name = label if model_name == "adapter" else model_name
         for name in names:
             rows = [r for r in sets[name] if (name, r["id"], model_name, mode == "rag") not in done]
             if not rows:
@@ -314,7 +316,7 @@ def cached_encoder():
 ENCODE = None
 
 
-def score(sets: dict, retriever, cache: Path, ab_out: Path | None) -> dict:
+def score(sets: dict, retriever, cache: Path, ab_out: Path | None, ab_pair: tuple[str, str]) -> dict:
     global ENCODE
     from medchat.answer_checks import check_answer, summarize_checks
 
@@ -333,7 +335,7 @@ def score(sets: dict, retriever, cache: Path, ab_out: Path | None) -> dict:
     finals: dict = {}
     for name in ("blind", "medquad_topic_out"):
         table = {}
-        for model_name in ("base", "adapter"):
+        for model_name in ["base"] + sorted({g["model"] for g in gens} - {"base"}):
             for mode in (False, True):
                 rows = [(r, by_key.get((name, r["id"], model_name, mode))) for r in sets[name]]
                 rows = [(r, g) for r, g in rows if g]
@@ -360,13 +362,19 @@ def score(sets: dict, retriever, cache: Path, ab_out: Path | None) -> dict:
         results["sets"][name] = table
 
     if ab_out is not None:
-        write_ab(sets["blind"], finals, retriever, passages, ab_out, tau)
+        write_ab(sets["blind"], finals, retriever, passages, ab_out, tau, ab_pair)
     return results
 
 
-def write_ab(rows: list[dict], finals: dict, retriever, passages: dict, out: Path, tau: float) -> None:
-    """The review panel's samples.jsonl: base = shipped adapter without retrieval, finetuned = the same adapter with
-    retrieval (final app text + the Sources block as the chat shows it under the reply)."""
+def _condition(spec: str) -> tuple[str, bool]:
+    model_name, mode = spec.split(":")
+    return model_name, mode == "rag"
+
+
+def write_ab(rows: list[dict], finals: dict, retriever, passages: dict, out: Path, tau: float,
+             ab_pair: tuple[str, str]) -> None:
+    """The review panel's samples.jsonl: "base" = condition ab_pair[0] (no retrieval), "finetuned" = ab_pair[1]
+    (with retrieval: final app text + the Sources block as the chat shows it under the reply)."""
     from medchat.answer_checks import check_answer
     from medchat.evaluate import rouge_l
 
@@ -375,8 +383,8 @@ def write_ab(rows: list[dict], finals: dict, retriever, passages: dict, out: Pat
     written = 0
     with out.open("w") as handle:
         for row in rows:
-            plain = finals.get(("blind", row["id"], "adapter", False))
-            grounded = finals.get(("blind", row["id"], "adapter", True))
+            plain = finals.get(("blind", row["id"], *_condition(ab_pair[0])))
+            grounded = finals.get(("blind", row["id"], *_condition(ab_pair[1])))
             if not plain or not grounded:
                 continue
             hits = [retriever._hit(retriever.index.passages.index(passages[h["id"]]), h["score"])
@@ -399,9 +407,9 @@ def write_ab(rows: list[dict], finals: dict, retriever, passages: dict, out: Pat
     key = out.with_name(out.stem + "_key.json")
     key.write_text(json.dumps({
         "samples": out.name, "items": written,
-        "base": "shipped adapter (medchat/adapters/smollm2-medchat) WITHOUT retrieval",
-        "finetuned": "the same shipped adapter WITH retrieval (top-3 MedQuAD passages >= the similarity threshold in "
-                     "the system prompt; Sources block appended as the chat shows it)",
+        "base": f"{ab_pair[0]} (model label:retrieval; 'adapter' = the adapter given to generate)",
+        "finetuned": f"{ab_pair[1]} (with 'rag': top-3 MedQuAD passages >= the similarity threshold in the system "
+                     "prompt; Sources block appended as the chat shows it)",
         "generation": "greedy, max_new_tokens 160, app repetition controls, medchat.generation.generate_replies",
     }, indent=2) + "\n")
     print(f"wrote {written} A/B items to {out} (key: {key})")
@@ -417,7 +425,11 @@ def main(argv=None) -> None:
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--sets", default="blind,medquad_topic_out")
     parser.add_argument("--conditions", default="adapter:none,adapter:rag,base:none,base:rag")
+    parser.add_argument("--adapter", default=None, help="adapter folder to generate with (default: the shipped one)")
+    parser.add_argument("--label", default="adapter", help="model name the --adapter replies are recorded under")
     parser.add_argument("--ab_out", type=Path, default=None)
+    parser.add_argument("--ab", default="adapter:none,adapter:rag",
+                        help="the two conditions of the blind A/B: without retrieval, with retrieval")
     parser.add_argument("--out", type=Path, default=RESULTS / "rag_eval.json")
     args = parser.parse_args(argv)
 
@@ -435,10 +447,10 @@ def main(argv=None) -> None:
         results["index"] = retriever.index.meta
     elif args.stage == "generate":
         generate(sets, retriever, args.cache, args.max_new_tokens, args.batch_size, args.sets.split(","),
-                 args.conditions.split(","))
+                 args.conditions.split(","), args.adapter, args.label)
         return
     else:
-        results["generation"] = score(sets, retriever, args.cache, args.ab_out)
+        results["generation"] = score(sets, retriever, args.cache, args.ab_out, tuple(args.ab.split(",")))
         results["generation"]["settings"] = {"max_new_tokens": args.max_new_tokens, "greedy": True}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

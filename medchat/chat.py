@@ -6,7 +6,8 @@ A reply is a list of chat messages, each tagged in its metadata id with what it 
 
     guidance    triage guidance (emergency, crisis, urgent), first, written by code
     answer      the model's text, cleaned by the safety layer; the only assistant text that ever reaches the model
-    sources     where retrieved facts come from (collapsible), when a retriever is wired
+    sources     trusted passages for the message (collapsible), when a retriever is wired: "Sources" when they were
+                in the model's prompt (retrieval "prompt"), "Read more from trusted sources" when they were not ("show")
     disclaimer  the medical disclaimer, last, written by code
     notice      the app speaking: a refused message, an error, "could not produce an answer"
 
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 ERROR_REPLY = "Sorry — something went wrong while writing the reply. Please try again in a moment."
 EMPTY_REPLY = "I could not produce an answer to that. Could you rephrase or add a little more detail?"
 GENERAL_INFORMATION_TITLE = "General information from the AI model — not part of the urgent advice above"
-SOURCES_TITLE = "Sources"
+SOURCES_TITLE = "Sources"  # the passages were in the model's prompt
+FURTHER_READING_TITLE = "Read more from trusted sources"  # shown beside the reply, not used to write it
 URGENT_LEVELS = ("emergency", "crisis")
 KINDS = ("guidance", "answer", "sources", "disclaimer", "notice")
 
@@ -250,20 +252,24 @@ class ChatService:
             yield [notice(turn, str(exc))]
             return
         level = triage(text)
-        passages, context = [], ""
-        if self.retriever is not None:
+        passages, context, searched = [], "", False
+        in_prompt = self.settings.retrieval == "prompt"
+        if self.retriever is not None and self.settings.retrieval != "off":
             try:  # a knowledge base that fails costs the sources, not the reply
-                passages = self.retriever.search(text)
+                passages, searched = self.retriever.search(text), True
                 # with no passage the retriever still says so: the model is told it has no trusted source
-                context = self.retriever.prompt_context(passages)
+                context = self.retriever.prompt_context(passages) if in_prompt else ""
             except Exception:
                 logger.exception("Retrieval failed; answering without sources")
                 passages, context = [], ""
         settings = self.generation_settings(max_new_tokens, temperature, top_p)
         messages, context_used = self.model_messages(history, text, settings.max_new_tokens, context)
-        sources = self.retriever.sources_markdown(passages) if context_used else ""
+        # Sources the model was given are shown only if they fitted its prompt; further reading whenever searched.
+        shown = context_used if in_prompt else searched
+        sources = self.retriever.sources_markdown(passages) if shown else ""
+        sources_title = SOURCES_TITLE if in_prompt else FURTHER_READING_TITLE
         if level.guidance:  # urgent guidance shows at once, before the model starts
-            yield layout(turn, level, "", sources)
+            yield layout(turn, level, "", sources, sources_title)
         body, chunk = "", ""
         try:
             for chunk in self.backend.stream(messages, settings):
@@ -271,10 +277,10 @@ class ChatService:
                 new_body = reply_body(chunk, streaming=True)
                 if new_body and new_body != body:
                     body = new_body
-                    yield layout(turn, level, body, sources)
+                    yield layout(turn, level, body, sources, sources_title)
             if (final_body := reply_body(chunk)) != body:  # the stream ended: its last sentence is finished
                 body = final_body
-                yield layout(turn, level, body, sources)
+                yield layout(turn, level, body, sources, sources_title)
         except Exception as exc:
             logger.exception("Generation failed")
             # gr.Error carries a message meant for users (e.g. ZeroGPU's "quota exceeded"); others stay private.
@@ -303,7 +309,8 @@ def guidance_messages(turn: int, level: Triage) -> list[dict[str, Any]]:
     return [chat_message("guidance", turn, level.guidance.strip())] if level.guidance else []
 
 
-def layout(turn: int, level: Triage, body: str, sources: str = "") -> list[dict[str, Any]]:
+def layout(turn: int, level: Triage, body: str, sources: str = "",
+           sources_title: str = SOURCES_TITLE) -> list[dict[str, Any]]:
     """Guidance, the model's text, sources, disclaimer. For emergency and crisis the guidance is the answer and the
     model's text is shown collapsed, titled as general information."""
     out = guidance_messages(turn, level)
@@ -311,7 +318,7 @@ def layout(turn: int, level: Triage, body: str, sources: str = "") -> list[dict[
         title = GENERAL_INFORMATION_TITLE if level.level in URGENT_LEVELS else None
         out.append(chat_message("answer", turn, body, title))
     if sources:
-        out.append(chat_message("sources", turn, sources, SOURCES_TITLE))
+        out.append(chat_message("sources", turn, sources, sources_title))
     out.append(chat_message("disclaimer", turn, DISCLAIMER))
     return out
 

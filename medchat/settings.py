@@ -17,8 +17,10 @@ with one message that names the variable, the value and what is accepted. `app.p
                                 examples/review_samples.jsonl)
     MEDCHAT_CONCURRENCY, MEDCHAT_MAX_QUEUE   queue defaults (1, 32); the CLI flags override them
     MEDCHAT_FAST_DECODE         0 = plain model.generate on a dedicated GPU (default: static cache + CUDA graph)
-    MEDCHAT_RETRIEVAL           0 = no trusted sources (default 1: NIH passages retrieved for each message go to the
-                                model and are shown as Sources; blind review: half the harmful flags; README)
+    MEDCHAT_RETRIEVAL           trusted NIH passages retrieved for each message: `show` (default) = listed under the
+                                reply as further reading, not given to the model; `prompt` (or 1) = also put in the
+                                model's prompt and shown as its Sources; `off` (or 0) = none. Why `show`: with the
+                                shipped adapter, passages in the prompt lost a blind review (README, Trusted sources)
 """
 
 from __future__ import annotations
@@ -54,6 +56,19 @@ def _bool(env: Mapping[str, str], name: str) -> bool | None:
     if value in ("0", "false", "no", "off"):
         return False
     raise SettingsError(f"{name}={value!r}: use 1/0 (or true/false, yes/no, on/off), or leave it unset.")
+
+
+RETRIEVAL_MODES = ("show", "prompt", "off")
+
+
+def _retrieval_mode(env: Mapping[str, str]) -> str:
+    value = env.get("MEDCHAT_RETRIEVAL", "").strip().lower()
+    aliases = {"": "show", "1": "prompt", "true": "prompt", "yes": "prompt", "on": "prompt",
+               "0": "off", "false": "off", "no": "off"}
+    mode = aliases.get(value, value)
+    if mode not in RETRIEVAL_MODES:
+        raise SettingsError(f"MEDCHAT_RETRIEVAL={value!r}: use show (the default), prompt (or 1) or off (or 0).")
+    return mode
 
 
 def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 1) -> int | None:
@@ -107,7 +122,7 @@ class AppSettings:
     concurrency: int = 1
     max_queue: int = 32
     fast_decode: bool = True
-    retrieval: bool = True  # trusted sources in the prompt and under the reply (medchat.knowledge)
+    retrieval: str = "show"  # RETRIEVAL_MODES: trusted sources under the reply, and in the prompt with "prompt"
     on_zero_gpu: bool = False
 
     @property
@@ -155,7 +170,7 @@ class AppSettings:
             concurrency=_int(env, "MEDCHAT_CONCURRENCY", DEFAULT_CONCURRENCY),
             max_queue=_int(env, "MEDCHAT_MAX_QUEUE", DEFAULT_MAX_QUEUE),
             fast_decode=_bool(env, "MEDCHAT_FAST_DECODE") is not False,
-            retrieval=_bool(env, "MEDCHAT_RETRIEVAL") is not False,
+            retrieval=_retrieval_mode(env),
             on_zero_gpu=on_zero_gpu,
         )
 

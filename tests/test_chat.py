@@ -12,6 +12,7 @@ from medchat.chat import (
     EMPTY_REPLY,
     ERROR_REPLY,
     GENERAL_INFORMATION_TITLE,
+    FURTHER_READING_TITLE,
     SOURCES_TITLE,
     ChatService,
     fit_to_budget,
@@ -152,13 +153,35 @@ def test_refused_messages_get_the_reason_and_no_disclaimer():
         assert reason in chunks[0][0]["content"] and DISCLAIMER not in chunks[0][0]["content"]
 
 
+PASSAGES = [
+    Passage("Migraine (MedlinePlus)", "https://medlineplus.gov/migraine.html", "Migraine is a headache with nausea."),
+    Passage("Gout (NIAMS)", "https://www.niams.nih.gov/gout", "Gout is arthritis of the big toe."),
+]
+
+
+def test_by_default_trusted_sources_are_further_reading_not_prompt():
+    backend, retriever = WordBackend(), KeywordRetriever(PASSAGES)
+    chunks = run(ChatService(backend, SETTINGS, retriever=retriever), "I have a headache with nausea")
+    assert SETTINGS.retrieval == "show" and retriever.searches == ["I have a headache with nausea"]
+    assert backend.calls[-1][0][0]["content"] == "You are medchat."  # the model gets no passage
+    for chunk in chunks:
+        assert [kind_of(m) for m in chunk] == ["answer", "sources", "disclaimer"]
+    sources = chunks[-1][1]
+    assert sources["metadata"]["title"] == FURTHER_READING_TITLE
+    assert "https://medlineplus.gov/migraine.html" in sources["content"]
+
+
+def test_retrieval_off_never_searches():
+    backend, retriever = WordBackend(), KeywordRetriever(PASSAGES)
+    off = dataclasses.replace(SETTINGS, retrieval="off")
+    chunks = run(ChatService(backend, off, retriever=retriever), "I have a headache with nausea")
+    assert retriever.searches == [] and [kind_of(m) for m in chunks[-1]] == ["answer", "disclaimer"]
+
+
 def test_retriever_is_asked_once_and_sources_are_shown_apart():
     backend = WordBackend()
-    retriever = KeywordRetriever([
-        Passage("Migraine (MedlinePlus)", "https://medlineplus.gov/migraine.html", "Migraine is a headache with nausea."),
-        Passage("Gout (NIAMS)", "https://www.niams.nih.gov/gout", "Gout is arthritis of the big toe."),
-    ])
-    service = ChatService(backend, SETTINGS, retriever=retriever)
+    retriever = KeywordRetriever(PASSAGES)
+    service = ChatService(backend, dataclasses.replace(SETTINGS, retrieval="prompt"), retriever=retriever)
     chunks = run(service, "I have a headache with nausea")
     assert retriever.searches == ["I have a headache with nausea"]  # once per message, not per chunk
     system = backend.calls[-1][0][0]["content"]
@@ -178,7 +201,8 @@ def test_retriever_is_asked_once_and_sources_are_shown_apart():
 def test_context_that_does_not_fit_is_left_out_with_its_sources():
     backend = WordBackend()
     huge = Passage("Headache", "https://example.org/h", "headache " * 2000)
-    service = ChatService(backend, dataclasses.replace(SETTINGS, max_context_tokens=600), retriever=KeywordRetriever([huge]))
+    service = ChatService(backend, dataclasses.replace(SETTINGS, max_context_tokens=600, retrieval="prompt"),
+                          retriever=KeywordRetriever([huge]))
     chunks = run(service, "I have a headache")
     assert backend.count_tokens(backend.calls[-1][0]) <= 600 - 64
     assert "headache headache" not in backend.calls[-1][0][0]["content"]

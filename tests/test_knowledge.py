@@ -237,8 +237,10 @@ def test_chat_service_shows_the_real_retrievers_sources_and_tells_the_model(tiny
     from medchat.knowledge import NO_SOURCE_CONTEXT, NO_SOURCE_NOTE
     from tests.test_chat import SETTINGS, WordBackend
 
+    import dataclasses
+
     backend = WordBackend("Gout is a form of arthritis; see a doctor if the joint is hot and very painful.")
-    service = ChatService(backend, SETTINGS, retriever=tiny_retriever)
+    service = ChatService(backend, dataclasses.replace(SETTINGS, retrieval="prompt"), retriever=tiny_retriever)
     final = list(service.respond("My big toe joint is swollen, red and extremely painful overnight", []))[-1]
     sources = [m for m in final if kind_of(m) == "sources"]
     assert sources and "Gout" in sources[0]["content"] and "creativecommons.org/licenses/by/4.0" in sources[0]["content"]
