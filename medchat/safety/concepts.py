@@ -350,7 +350,9 @@ CONCEPTS = {
         "stab/gunshot wound",
         r"stabbed|stab wound|(?:got|been|was|were|is|hes been|shes been|just been) shot(?! (?:at|down|a look|of|up))|"
         r"gunshot|shot wound|impaled|severed|amputat\w*",
-        unless=r"flu shot|booster|vaccin\w*|jab|injection|photo",
+        # "feels like I am being stabbed with glass" describes a pain (measured: a real consultation message)
+        unless=r"flu shot|booster|vaccin\w*|jab|injection|photo|(?:feels?|felt|feeling) (?:\w+ ){0,3}(?:like|as if)|"
+        r"like (?:i am |im |i was |being )?(?:being )?stabbed|stabbing pain",
     ),
     "open_fracture": concept(
         "bone through the skin",
@@ -643,7 +645,7 @@ CONCEPTS = {
     "burn_injury": concept(
         "burn",
         r"burned|burnt|scald\w*|(?:caught|set|on) fire|(?:bad|severe|big|serious|chemical|electrical|deep) burns?|"
-        r"fire|flames|boiling (?:water|oil|kettle)|acid",
+        r"fire|flames|boiling (?:water|oil|kettle)|acid (?:attack|thrown|splash\w*)",
         # hot liquid, steam or a chemical landing on someone
         r"hot (?:oil|fat|water|tea|coffee|soup|drink|pan|grease|liquid|wax|milk|iron|metal)|(?:boiling|scalding) \w+|"
         r"steam|kettle",
@@ -654,7 +656,14 @@ CONCEPTS = {
         rf"(?:bleach|acid|caustic\w*|oven cleaner|drain cleaner|lye|ammonia|chemicals?){G4} (?:on|in|into|onto|over) "
         r"(?:my|his|her|their|the) (?:skin|arms?|hands?|face|eyes?|legs?|chest|body)",
         unless=r"sun|sunbath\w*|tanning|sunbed|heartburn|acid reflux|reflux|stomach acid|folic acid|fire alarm|fired|"
-        r"steam room|sauna|steamed|steamer|steam clean\w*",
+        r"steam room|sauna|steamed|steamer|steam clean\w*|"
+        # skin care, not an injury (measured on real consultation messages: a salicylic acid peel, a cream that
+        # "burned really bad", a face that "looks burnt" after a product, hot water run over an itchy rash)
+        r"\w+ic acid|fatty acid|(?:chemical|acid) peel|peel treatment|"
+        r"(?:cream|lotion|moisturi[sz]\w*|ointment|serum|shampoo|alcohol|peel|product)(?: \w+){0,5} (?:burned|burnt|burns|stung)|"
+        r"(?:looks?|looked|looking|feels?|felt)(?: \w+){0,5} (?:burnt|burned)|"
+        r"\b(?:it|that|this) (?:\w+ )?burned|burned (?:really|so|very|extremely|terribly) \w+|"
+        r"(?:hot|warm) water (?:run|running|on it|over it)",
     ),
     "burn_blister": concept(
         "blistering",

@@ -39,6 +39,10 @@ LEXICON_VETO = -0.08
 # sentence sits closer to a red flag than to any look-alike, but below the learned signal's own bar. Measured on
 # set A: catches the transient stroke told as "totally gone now"; no false alarm added.
 SUPPORTED_MARGIN = 0.0
+# ... but in a long message some sentence nearly always sits a little closer to a red flag (measured on real
+# consultation messages, HealthCareMagic rows 0-649: 19 of 56 emergency / crisis flags were an urgent-level rules
+# sign plus a best sentence margin of 0.01-0.10 in messages over 200 characters); there the agreement must be clear.
+LONG_SUPPORTED_MARGIN = 0.10
 # The rules saw the alarming words and had a precise reason to set them aside. About an animal, joking hyperbole,
 # a study / hypothetical question: the learned signal may not overrule them (it reads topics, not framing).
 # Negated or explained by context: it may, but only with a clear margin (measured: the two negation slips of the
@@ -107,7 +111,8 @@ def triage(text: str) -> Triage:
     if signal is not None and signal.level in ("emergency", "crisis"):
         votes.append((signal.level, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
                       signal.tip if signal.margin > TIP_MARGIN else "", "learned"))
-    elif signal is not None and rules.level == "urgent" and signal.best_margin > SUPPORTED_MARGIN:
+    elif signal is not None and rules.level == "urgent" and signal.best_margin > (
+            LONG_SUPPORTED_MARGIN if len(text.strip()) > learned.LONG_MESSAGE_CHARS else SUPPORTED_MARGIN):
         votes.append((signal.nearest_flag, f"{signal.label} (rules: {rules.reason}; learned signal agrees, margin "
                       f"{signal.best_margin:.2f})", "", "learned"))
     elif signal is not None and signal.level == "urgent":

@@ -45,7 +45,13 @@ FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, 
 SENTENCE_MARGIN = 0.17
 # A sentence nearest a crisis exemplar keeps the lower bar: crisis lines shown to someone not at risk cost little, and
 # one buried goodbye sign ("I will not need them after this month") must still flag.
-CRISIS_SENTENCE_MARGIN = 0.10
+CRISIS_SENTENCE_MARGIN = 0.13
+# A long message's whole embedding is a blur of its topics: measured on real consultation messages (HealthCareMagic
+# rows 0-649), every whole-message emergency flag of a message over 200 characters came from a routine skin, hair or
+# fertility question at margins 0.01-0.13, while every dev-set red flag the whole-message margin caught (the rules
+# missing it) was under 180 characters. A long message's red flag is still caught by its own sentence (SENTENCE_MARGIN).
+LONG_MESSAGE_CHARS = 200
+LONG_FLAG_MARGIN = 0.12
 URGENT_MARGIN = 0.06  # urgent if mean-top-K(urgent) - mean-top-K(routine) > this (and not flagged)
 # A long message's sentences, at most this many (extra pieces join the last): measured, a self-harm sentence as the
 # 12th of 13 was merged with 5 calm ones at 8 and lost (margin 0.18 -> 0.06); 16 keeps it and costs ~3 ms a segment.
@@ -161,7 +167,8 @@ class NearestExemplars:
         # flagged: the whole message clears its bar, or one sentence of a longer message clears the higher one.
         # The strongest of those decides: a self-harm sentence at 0.18 inside a paragraph whose whole margin is
         # 0.05 must carry 0.18 (engine.py sets weak margins aside when the rules saw a negation elsewhere).
-        cleared = [whole] if whole[0] > FLAG_MARGIN else []
+        whole_bar = LONG_FLAG_MARGIN if len(text.strip()) > LONG_MESSAGE_CHARS else FLAG_MARGIN
+        cleared = [whole] if whole[0] > whole_bar else []
         cleared += [m for m in per_segment[1:]
                     if m[0] > (CRISIS_SENTENCE_MARGIN if self.rows[m[2]][1] == "crisis" else SENTENCE_MARGIN)]
         decided = max(cleared, key=lambda m: m[0]) if cleared else None
