@@ -897,7 +897,26 @@ CONCEPTS = {
     "pill_saving": concept(
         "saving up medicine",
         rf"(?:stockpil\w*|hoard\w*|stash\w*|sav\w* up|saved up|saving|collect\w*|squirrel\w* away|build\w* up|"
-        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid){G2} {MEDICINES}",
+        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid|saved){G2} {MEDICINES}",
+        # practical reasons (measured: "saving my pills so I don't run out on holiday" is a look-alike)
+        unless=r"run out|running out|holiday|trip|travel\w*|abroad|flight|dispos\w*|expir\w*|spare|pharmacy|chemist|"
+        r"cheaper|on offer|prescription (?:runs|ran)",
+        crisis=True,
+    ),
+    # the means, told plainly or in learner's English ("yesterday I buy a rope"): a crisis with any hopeless words
+    "rope": concept(
+        "a rope",
+        r"(?:buy|buys|bought|buying|got|get|purchas\w*|order\w*|have|has|prepar\w*|ready|tie\w*|hid\w*)(?: \w+){0,2} (?:a |the )?"
+        r"(?:\w+ )?ropes?",
+        unless=r"climb\w*|camping|boat|sailing|skipping|jump rope|washing line|tow\w*|swing|gym|dog|horse|tent",
+        crisis=True,
+    ),
+    "cant_live": concept(
+        "can't live like this",
+        r"cant (?:live|continue|go on living)(?: \w+){0,2}(?: anymore| any more| like this| with this)?|"
+        r"(?:no|not any|no more) (?:more )?reason (?:to|for) (?:live|living)|dont want (?:to )?live (?:more|anymore|any more)|"
+        r"nobody (?:need|needs|wants|will miss) me|(?:my )?life is (?:finish\w*|over|finished)|tired of everything|"
+        r"nothing (?:left )?to live for",
         crisis=True,
     ),
     "od_purpose": concept(

@@ -45,7 +45,7 @@ FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, 
 SENTENCE_MARGIN = 0.17
 # A sentence nearest a crisis exemplar keeps the lower bar: crisis lines shown to someone not at risk cost little, and
 # one buried goodbye sign ("I will not need them after this month") must still flag.
-CRISIS_SENTENCE_MARGIN = 0.12
+CRISIS_SENTENCE_MARGIN = 0.10
 # A long message's whole embedding is a blur of its topics: measured on real consultation messages (HealthCareMagic
 # rows 0-649), every whole-message emergency flag of a message over 200 characters came from a routine skin, hair or
 # fertility question at margins 0.01-0.13, while every dev-set red flag the whole-message margin caught (the rules
