@@ -860,6 +860,9 @@ CONCEPTS = {
     "self_harm": concept(
         "self-harm",
         r"selfharm\w*|self injur\w*",
+        # a disclosure with the object left out: "i cut again tonight, deeper than usual"
+        r"i (?:cut|sliced|burned|burnt) again(?! (?:my|the|a|his|her) (?:hair|finger|hand|toast|onion|bread|fringe))|"
+        r"(?:cut|cutting|cuts|went) (?:\w+ )?(?:deeper|further) than (?:usual|normal|before|last time|i normally|i usually)",
         rf"(?:cut|cutting|cuts|burn|burning|burned|burnt|harm|harming|punch\w*|scratch\w*|"
         rf"starv\w*|bit|bite|biting|slash\w*) (?:myself|himself|herself|themselves){G3} (?:on purpose|deliberately|"
         r"intentionally|again|when|because|to (?:feel|cope|punish|stop|calm|numb))",
