@@ -150,3 +150,23 @@ def test_a_long_message_needs_a_clear_margin_for_a_whole_message_flag():
 ])
 def test_skin_care_that_stings_is_not_a_serious_burn(text, flagged):
     assert (triage(text).level == "emergency") is flagged, triage(text)
+
+
+@pytest.mark.parametrize("text,code,level", [
+    ("Mama yangu ana maumivu makali ya kifua na anatoka jasho", "sw", "emergency"),
+    ("Rafiki yangu anasema anataka kujiua usiku huu", "sw", "crisis"),
+    ("Mẹ tôi đột nhiên méo miệng và nói không rõ", "vi", "emergency"),
+    ("Em trai tôi nói nó muốn chết, không muốn sống nữa", "vi", "crisis"),
+])
+def test_core_red_flags_in_swahili_and_vietnamese(text, code, level):
+    t = triage(text)
+    assert t.language == code
+    assert t.level == level, t
+    assert t.guidance.startswith(language.advice_line(code, level))
+
+
+def test_a_core_only_language_still_gets_the_note_when_nothing_matched():
+    # the lexicon reads only the five core red flags there, so a routine message keeps the note to call if it is urgent
+    t = triage("Con tôi bị ho và sổ mũi hai ngày nay, vẫn ăn uống bình thường")
+    assert t.language == "vi" and t.level == "routine"
+    assert "115" in t.guidance and not language.readable("vi", learned=True)

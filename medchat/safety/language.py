@@ -61,6 +61,7 @@ class Language:
     urgent_note: str
     red_flags: tuple[RedFlag, ...]
     calm: tuple[re.Pattern, ...] = ()  # framing that sets a lexicon match aside (a long-past event, a study question)
+    coverage: str = "full"  # "core": only the five core red flags are read, so a routine message still gets the note
 
 
 @lru_cache(maxsize=1)
@@ -82,7 +83,7 @@ def _tables() -> tuple[dict[str, Language], str]:
                 raise ValueError(f"{LANGUAGES_FILE.name}: languages.{code}.calm[{i}]: {e!r}") from e
         langs[code] = Language(
             code, d.get("name", code), frozenset(d.get("stopwords") or ()), d.get("emergency", ""),
-            d.get("crisis", ""), d.get("urgent_note", ""), tuple(flags), tuple(calm),
+            d.get("crisis", ""), d.get("urgent_note", ""), tuple(flags), tuple(calm), d.get("coverage", "full"),
         )
     return langs, data["multilingual_note"].strip()
 
@@ -131,7 +132,8 @@ def readable(code: str, learned: bool) -> bool:
     """Can triage read this language? English always (rules); the lexicon languages always; the encoder's
     languages when the learned signal is loaded."""
     lang = languages().get(code)
-    return code == "en" or bool(lang and lang.red_flags) or (learned and code in LEARNED_LANGUAGES)
+    return (code == "en" or bool(lang and lang.red_flags and lang.coverage != "core")
+            or (learned and code in LEARNED_LANGUAGES))
 
 
 def red_flags(text: str, code: str) -> list[RedFlag]:
