@@ -382,7 +382,9 @@ CONCEPTS = {
     # --- consciousness
     "unresponsive": concept(
         "unresponsive",
-        r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|lifeless",
+        # "lifeless" of a person, not of hair or skin (measured: "my hair looks dull and lifeless", two real messages)
+        r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|"
+        r"(?<!dull and )(?<!dry and )(?<!looks )(?<!become )lifeless(?! (?:hair|skin|locks|curls))",
         r"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
         rf"(?:cant|couldnt|unable to|wont) (?:wake|rouse)(?: {PERSON_OBJ}| \w+)?(?: up)?",
         r"wont wake(?: up)?|(?:not|isnt|arent) waking(?: up)?|(?:cant|wont) be (?:woken|roused)|hard to wake",

@@ -41,10 +41,13 @@ FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, 
 # ... or for one sentence of a longer message (a sentence alone is easier to mismatch, and a long message has many:
 # measured on 350 real consultation messages, HealthCareMagic rows 300-649, at 0.10 a quarter of them got emergency or
 # crisis guidance, most of it from single sentences at 0.10-0.19; at 0.17 for emergency sentences and 0.10 for
-# crisis ones 20.6 %, and 13.1 % on rows 650-999, with blind set A unchanged at 100/101)
+# crisis ones 20.6 %, and 13.1 % on rows 650-999, with blind set A unchanged at 100/101; most of the crisis ones were
+# sign-offs and itchy skin, answered with calm exemplars in lookalikes_everyday.yaml rather than a higher bar)
 SENTENCE_MARGIN = 0.17
 # A sentence nearest a crisis exemplar keeps the lower bar: crisis lines shown to someone not at risk cost little, and
-# one buried goodbye sign ("I will not need them after this month") must still flag.
+# one buried goodbye sign ("I will not need them after this month") must still flag. Measured after the everyday
+# look-alikes: 0.12-0.13 cut real-message crisis flags from 14 to 7 of 650 but lost three dev-set crises whose one
+# sentence sat at 0.11-0.12 (giving things away in es / de, a deeper cut in pl); recall first.
 CRISIS_SENTENCE_MARGIN = 0.10
 # A long message's whole embedding is a blur of its topics: measured on real consultation messages (HealthCareMagic
 # rows 0-649), every whole-message emergency flag of a message over 200 characters came from a routine skin, hair or

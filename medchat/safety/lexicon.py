@@ -30,7 +30,7 @@ TYPOS = {
     "stomache": "stomach", "sezure": "seizure", "stroak": "stroke", "attak": "attack", "atack": "attack",
     "od": "overdose", "oded": "overdosed", "ods": "overdoses",
     "nd": "and", "bleedn": "bleeding",
-    "bleding": "bleeding", "swolen": "swollen",
+    "bleding": "bleeding", "swolen": "swollen", "havnt": "havent", "hvnt": "havent",
 }
 # Multi-word fixes, applied to the joined sentence.
 PHRASE_FIXES = [
