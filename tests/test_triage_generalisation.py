@@ -170,3 +170,12 @@ def test_a_core_only_language_still_gets_the_note_when_nothing_matched():
     t = triage("Con tôi bị ho và sổ mũi hai ngày nay, vẫn ăn uống bình thường")
     assert t.language == "vi" and t.level == "routine"
     assert "115" in t.guidance and not language.readable("vi", learned=True)
+
+
+def test_fine_now_is_not_calm_framing_a_resolved_stroke_sign_still_flags():
+    # "now completely fine" after a face droop is a TIA, not a long-past event: only "years ago" and the like set a
+    # Hindi lexicon match aside
+    resolved = triage("मम्मी का चेहरा कुछ मिनट के लिए एक तरफ़ टेढ़ा हो गया था, बोल नहीं पा रही थीं, अब बिल्कुल ठीक हैं")
+    assert resolved.level == "emergency", resolved
+    past = triage("मम्मी को 12 साल पहले लकवा हुआ था, क्या वो अब रोज़ सैर कर सकती हैं?")
+    assert past.level == "routine" and "set aside" in past.reason, past

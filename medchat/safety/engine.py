@@ -140,7 +140,9 @@ def triage(text: str) -> Triage:
 
     if level == "routine":
         reason = rules.reason if signal is None else f"{rules.reason}; learned signal: routine"
-        if vetoed:
+        if calm:
+            reason += "; a lexicon match was set aside (long past, a study question, a film, a pet or an idiom)"
+        elif vetoed:
             reason += "; a lexicon match was overruled (the message is closer to look-alikes)"
         guidance = ""
         if not language.readable(code, learned=model_loaded):
