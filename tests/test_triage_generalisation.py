@@ -179,3 +179,19 @@ def test_fine_now_is_not_calm_framing_a_resolved_stroke_sign_still_flags():
     assert resolved.level == "emergency", resolved
     past = triage("मम्मी को 12 साल पहले लकवा हुआ था, क्या वो अब रोज़ सैर कर सकती हैं?")
     assert past.level == "routine" and "set aside" in past.reason, past
+
+
+@pytest.mark.parametrize("text,level", [
+    ("मेरी दो साल की बेटी ने घड़ी की बैटरी निगल ली है", "emergency"),
+    ("मैं 7 महीने की प्रेग्नेंट हूँ और कल रात से बच्चे की कोई हलचल नहीं हुई", "emergency"),
+    ("नानी को हिलाने पर भी कोई जवाब नहीं मिल रहा, आँखें नहीं खोल रहीं", "emergency"),
+    ("mera bhai kehta hai wo sab par bojh hai aur jeene ka koi matlab nahi", "crisis"),
+    ("मैं घर पर सब पर बोझ हूँ, अपनी चीज़ें बहनों को बाँट दी हैं, अब इनकी ज़रूरत नहीं", "crisis"),
+    # ordinary Hindi: a doctor not answering, a cold, a child's scraped knee
+    ("डॉक्टर साहब फ़ोन पर जवाब नहीं दे रहे, बच्चे की खांसी के लिए क्या दें?", "routine"),
+    ("बेटे का घुटना खेलते समय छिल गया, थोड़ा सा खून आया था, अब रुक गया", "routine"),
+])
+def test_the_hindi_lexicon_reads_more_presentations_without_new_false_alarms(text, level):
+    t = triage(text)
+    assert t.language == "hi"
+    assert t.level == level, t

@@ -135,6 +135,8 @@ IDIOMS = [
      r"pupils|workmates|boss|manager|patients)\b", "work farewell card"),
     (r"\b(?:goodbye|farewell) (?:letters?|notes?|messages?|emails?|cards?|speech)(?= (?:\w+ ){0,6}(?:retir\w*|new job|"
      r"leaving (?:the|my) (?:company|job|firm|school)|changing (?:jobs|schools)|last day at work))", "work farewell card"),
+    (r"\b(?:leaving|left|quitting|quit|retiring from|moving on from) (?:the |my |this )?(?:company|job|firm|school|team|office|"
+     r"practice|post)(?: \w+| ,){0,8} (?:goodbye|farewell) (?:letters?|notes?|messages?|emails?|cards?)", "work farewell card"),
     (r"\bgiv\w* away (?:all |most of )?(?:my|his|her|our) (?:stuff|things|belongings|possessions|furniture|clothes|books)"
      r"(?= (?:\w+ ){0,5}(?:mov\w*|emigrat\w*|relocat\w*|downsiz\w*|declutter\w*|the move))", "donating things"),
 ]
