@@ -144,7 +144,7 @@ def test_a_long_message_needs_a_clear_margin_for_a_whole_message_flag():
 
 
 @pytest.mark.parametrize("text,flagged", [
-    ("I did a salicylic acid peel at home and my cheeks burned really bad, now they are red and flaky", False),
+    ("tried a glycolic acid peel at home and it stung like crazy, now my cheeks are red and flaky", False),
     ("the new moisturiser burned when I put it on, my face looks burnt and tight", False),
     ("my son pulled a pan of boiling water onto his chest, the skin is peeling off in big blisters", True),
 ])

@@ -350,7 +350,7 @@ CONCEPTS = {
         "stab/gunshot wound",
         r"stabbed|stab wound|(?:got|been|was|were|is|hes been|shes been|just been) shot(?! (?:at|down|a look|of|up))|"
         r"gunshot|shot wound|impaled|severed|amputat\w*",
-        # "feels like I am being stabbed with glass" describes a pain (measured: a real consultation message)
+        # a pain described as stabbing ("feels like being stabbed") is not a wound (measured on real consultation messages)
         unless=r"flu shot|booster|vaccin\w*|jab|injection|photo|(?:feels?|felt|feeling) (?:\w+ ){0,3}(?:like|as if)|"
         r"like (?:i am |im |i was |being )?(?:being )?stabbed|stabbing pain",
     ),
@@ -382,7 +382,7 @@ CONCEPTS = {
     # --- consciousness
     "unresponsive": concept(
         "unresponsive",
-        # "lifeless" of a person, not of hair or skin (measured: "my hair looks dull and lifeless", two real messages)
+        # "lifeless" of a person, not of hair or skin (measured: two real consultation messages about hair)
         r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|"
         r"(?<!dull and )(?<!dry and )(?<!looks )(?<!become )lifeless(?! (?:hair|skin|locks|curls))",
         r"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
@@ -659,8 +659,8 @@ CONCEPTS = {
         r"(?:my|his|her|their|the) (?:skin|arms?|hands?|face|eyes?|legs?|chest|body)",
         unless=r"sun|sunbath\w*|tanning|sunbed|heartburn|acid reflux|reflux|stomach acid|folic acid|fire alarm|fired|"
         r"steam room|sauna|steamed|steamer|steam clean\w*|"
-        # skin care, not an injury (measured on real consultation messages: a salicylic acid peel, a cream that
-        # "burned really bad", a face that "looks burnt" after a product, hot water run over an itchy rash)
+        # skin care, not an injury (measured on real consultation messages: cosmetic acids and peels, a product that
+        # stung, skin that looks burnt after a product, hot water on an itchy rash)
         r"\w+ic acid|fatty acid|(?:chemical|acid) peel|peel treatment|"
         r"(?:cream|lotion|moisturi[sz]\w*|ointment|serum|shampoo|alcohol|peel|product)(?: \w+){0,5} (?:burned|burnt|burns|stung)|"
         r"(?:looks?|looked|looking|feels?|felt)(?: \w+){0,5} (?:burnt|burned)|"
