@@ -350,7 +350,9 @@ CONCEPTS = {
         "stab/gunshot wound",
         r"stabbed|stab wound|(?:got|been|was|were|is|hes been|shes been|just been) shot(?! (?:at|down|a look|of|up))|"
         r"gunshot|shot wound|impaled|severed|amputat\w*",
-        unless=r"flu shot|booster|vaccin\w*|jab|injection|photo",
+        # a pain described as stabbing ("feels like being stabbed") is not a wound (measured on real consultation messages)
+        unless=r"flu shot|booster|vaccin\w*|jab|injection|photo|(?:feels?|felt|feeling) (?:\w+ ){0,3}(?:like|as if)|"
+        r"like (?:i am |im |i was |being )?(?:being )?stabbed|stabbing pain",
     ),
     "open_fracture": concept(
         "bone through the skin",
@@ -380,7 +382,9 @@ CONCEPTS = {
     # --- consciousness
     "unresponsive": concept(
         "unresponsive",
-        r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|lifeless",
+        # "lifeless" of a person, not of hair or skin (measured: two real consultation messages about hair)
+        r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|"
+        r"(?<!dull and )(?<!dry and )(?<!looks )(?<!become )lifeless(?! (?:hair|skin|locks|curls))",
         r"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
         rf"(?:cant|couldnt|unable to|wont) (?:wake|rouse)(?: {PERSON_OBJ}| \w+)?(?: up)?",
         r"wont wake(?: up)?|(?:not|isnt|arent) waking(?: up)?|(?:cant|wont) be (?:woken|roused)|hard to wake",
@@ -643,7 +647,7 @@ CONCEPTS = {
     "burn_injury": concept(
         "burn",
         r"burned|burnt|scald\w*|(?:caught|set|on) fire|(?:bad|severe|big|serious|chemical|electrical|deep) burns?|"
-        r"fire|flames|boiling (?:water|oil|kettle)|acid",
+        r"fire|flames|boiling (?:water|oil|kettle)|acid (?:attack|thrown|splash\w*)",
         # hot liquid, steam or a chemical landing on someone
         r"hot (?:oil|fat|water|tea|coffee|soup|drink|pan|grease|liquid|wax|milk|iron|metal)|(?:boiling|scalding) \w+|"
         r"steam|kettle",
@@ -654,7 +658,14 @@ CONCEPTS = {
         rf"(?:bleach|acid|caustic\w*|oven cleaner|drain cleaner|lye|ammonia|chemicals?){G4} (?:on|in|into|onto|over) "
         r"(?:my|his|her|their|the) (?:skin|arms?|hands?|face|eyes?|legs?|chest|body)",
         unless=r"sun|sunbath\w*|tanning|sunbed|heartburn|acid reflux|reflux|stomach acid|folic acid|fire alarm|fired|"
-        r"steam room|sauna|steamed|steamer|steam clean\w*",
+        r"steam room|sauna|steamed|steamer|steam clean\w*|"
+        # skin care, not an injury (measured on real consultation messages: cosmetic acids and peels, a product that
+        # stung, skin that looks burnt after a product, hot water on an itchy rash)
+        r"\w+ic acid|fatty acid|(?:chemical|acid) peel|peel treatment|"
+        r"(?:cream|lotion|moisturi[sz]\w*|ointment|serum|shampoo|alcohol|peel|product)(?: \w+){0,5} (?:burned|burnt|burns|stung)|"
+        r"(?:looks?|looked|looking|feels?|felt)(?: \w+){0,5} (?:burnt|burned)|"
+        r"\b(?:it|that|this) (?:\w+ )?burned|burned (?:really|so|very|extremely|terribly) \w+|"
+        r"(?:hot|warm) water (?:run|running|on it|over it)",
     ),
     "burn_blister": concept(
         "blistering",
@@ -851,6 +862,9 @@ CONCEPTS = {
     "self_harm": concept(
         "self-harm",
         r"selfharm\w*|self injur\w*",
+        # a disclosure with the object left out: "i cut again tonight, deeper than usual"
+        r"i (?:cut|sliced|burned|burnt) again(?! (?:my|the|a|his|her) (?:hair|finger|hand|toast|onion|bread|fringe))|"
+        r"(?:cut|cutting|cuts|went) (?:\w+ )?(?:deeper|further) than (?:usual|normal|before|last time|i normally|i usually)",
         rf"(?:cut|cutting|cuts|burn|burning|burned|burnt|harm|harming|punch\w*|scratch\w*|"
         rf"starv\w*|bit|bite|biting|slash\w*) (?:myself|himself|herself|themselves){G3} (?:on purpose|deliberately|"
         r"intentionally|again|when|because|to (?:feel|cope|punish|stop|calm|numb))",
@@ -888,7 +902,26 @@ CONCEPTS = {
     "pill_saving": concept(
         "saving up medicine",
         rf"(?:stockpil\w*|hoard\w*|stash\w*|sav\w* up|saved up|saving|collect\w*|squirrel\w* away|build\w* up|"
-        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid){G2} {MEDICINES}",
+        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid|saved){G2} {MEDICINES}",
+        # practical reasons (measured: "saving my pills so I don't run out on holiday" is a look-alike)
+        unless=r"run out|running out|holiday|trip|travel\w*|abroad|flight|dispos\w*|expir\w*|spare|pharmacy|chemist|"
+        r"cheaper|on offer|prescription (?:runs|ran)",
+        crisis=True,
+    ),
+    # the means, told plainly or in learner's English ("yesterday I buy a rope"): a crisis with any hopeless words
+    "rope": concept(
+        "a rope",
+        r"(?:buy|buys|bought|buying|got|get|purchas\w*|order\w*|have|has|prepar\w*|ready|tie\w*|hid\w*)(?: \w+){0,2} (?:a |the )?"
+        r"(?:\w+ )?ropes?",
+        unless=r"climb\w*|camping|boat|sailing|skipping|jump rope|washing line|tow\w*|swing|gym|dog|horse|tent",
+        crisis=True,
+    ),
+    "cant_live": concept(
+        "can't live like this",
+        r"cant (?:live|continue|go on living)(?: \w+){0,2}(?: anymore| any more| like this| with this)?|"
+        r"(?:no|not any|no more) (?:more )?reason (?:to|for) (?:live|living)|dont want (?:to )?live (?:more|anymore|any more)|"
+        r"nobody (?:need|needs|wants|will miss) me|(?:my )?life is (?:finish\w*|over|finished)|tired of everything|"
+        r"nothing (?:left )?to live for",
         crisis=True,
     ),
     "od_purpose": concept(

@@ -60,6 +60,8 @@ class Language:
     crisis: str
     urgent_note: str
     red_flags: tuple[RedFlag, ...]
+    calm: tuple[re.Pattern, ...] = ()  # framing that sets a lexicon match aside (a long-past event, a study question)
+    coverage: str = "full"  # "core": only the five core red flags are read, so a routine message still gets the note
 
 
 @lru_cache(maxsize=1)
@@ -73,9 +75,15 @@ def _tables() -> tuple[dict[str, Language], str]:
                 flags.append(RedFlag(f["level"], f["label"], f.get("tip", ""), re.compile(f["pattern"])))
             except (KeyError, re.error) as e:
                 raise ValueError(f"{LANGUAGES_FILE.name}: languages.{code}.red_flags[{i}]: {e!r}") from e
+        calm = []
+        for i, c in enumerate(d.get("calm") or []):
+            try:
+                calm.append(re.compile(c))
+            except re.error as e:
+                raise ValueError(f"{LANGUAGES_FILE.name}: languages.{code}.calm[{i}]: {e!r}") from e
         langs[code] = Language(
             code, d.get("name", code), frozenset(d.get("stopwords") or ()), d.get("emergency", ""),
-            d.get("crisis", ""), d.get("urgent_note", ""), tuple(flags),
+            d.get("crisis", ""), d.get("urgent_note", ""), tuple(flags), tuple(calm), d.get("coverage", "full"),
         )
     return langs, data["multilingual_note"].strip()
 
@@ -124,7 +132,8 @@ def readable(code: str, learned: bool) -> bool:
     """Can triage read this language? English always (rules); the lexicon languages always; the encoder's
     languages when the learned signal is loaded."""
     lang = languages().get(code)
-    return code == "en" or bool(lang and lang.red_flags) or (learned and code in LEARNED_LANGUAGES)
+    return (code == "en" or bool(lang and lang.red_flags and lang.coverage != "core")
+            or (learned and code in LEARNED_LANGUAGES))
 
 
 def red_flags(text: str, code: str) -> list[RedFlag]:
@@ -139,6 +148,14 @@ def red_flags(text: str, code: str) -> list[RedFlag]:
             if f.pattern.search(low):
                 found.append(f)
     return found
+
+
+def calm_framing(text: str, code: str) -> bool:
+    """Does the message say its red flag is long past, a study question, a film, a pet or an idiom, in its own
+    language (or any other: a Hinglish message may use a Devanagari word)?"""
+    low = (text or "").lower()
+    order = [code] + [c for c in languages() if c != code]
+    return any(p.search(low) for c in order for p in (languages()[c].calm if c in languages() else ()))
 
 
 def advice_line(code: str, level: str) -> str:

@@ -41,11 +41,20 @@ FLAG_MARGIN = 0.01  # flagged if mean-top-K(flagged) - mean-top-K(calm) > this, 
 # ... or for one sentence of a longer message (a sentence alone is easier to mismatch, and a long message has many:
 # measured on 350 real consultation messages, HealthCareMagic rows 300-649, at 0.10 a quarter of them got emergency or
 # crisis guidance, most of it from single sentences at 0.10-0.19; at 0.17 for emergency sentences and 0.10 for
-# crisis ones 20.6 %, and 13.1 % on rows 650-999, with blind set A unchanged at 100/101)
+# crisis ones 20.6 %, and 13.1 % on rows 650-999, with blind set A unchanged at 100/101; most of the crisis ones were
+# sign-offs and itchy skin, answered with calm exemplars in lookalikes_everyday.yaml rather than a higher bar)
 SENTENCE_MARGIN = 0.17
 # A sentence nearest a crisis exemplar keeps the lower bar: crisis lines shown to someone not at risk cost little, and
-# one buried goodbye sign ("I will not need them after this month") must still flag.
+# one buried goodbye sign ("I will not need them after this month") must still flag. Measured after the everyday
+# look-alikes: 0.12-0.13 cut real-message crisis flags from 14 to 7 of 650 but lost three dev-set crises whose one
+# sentence sat at 0.11-0.12 (giving things away in es / de, a deeper cut in pl); recall first.
 CRISIS_SENTENCE_MARGIN = 0.10
+# A long message's whole embedding is a blur of its topics: measured on real consultation messages (HealthCareMagic
+# rows 0-649), every whole-message emergency flag of a message over 200 characters came from a routine skin, hair or
+# fertility question at margins 0.01-0.13, while every dev-set red flag the whole-message margin caught (the rules
+# missing it) was under 180 characters. A long message's red flag is still caught by its own sentence (SENTENCE_MARGIN).
+LONG_MESSAGE_CHARS = 200
+LONG_FLAG_MARGIN = 0.12
 URGENT_MARGIN = 0.06  # urgent if mean-top-K(urgent) - mean-top-K(routine) > this (and not flagged)
 # A long message's sentences, at most this many (extra pieces join the last): measured, a self-harm sentence as the
 # 12th of 13 was merged with 5 calm ones at 8 and lost (margin 0.18 -> 0.06); 16 keeps it and costs ~3 ms a segment.
@@ -161,7 +170,8 @@ class NearestExemplars:
         # flagged: the whole message clears its bar, or one sentence of a longer message clears the higher one.
         # The strongest of those decides: a self-harm sentence at 0.18 inside a paragraph whose whole margin is
         # 0.05 must carry 0.18 (engine.py sets weak margins aside when the rules saw a negation elsewhere).
-        cleared = [whole] if whole[0] > FLAG_MARGIN else []
+        whole_bar = LONG_FLAG_MARGIN if len(text.strip()) > LONG_MESSAGE_CHARS else FLAG_MARGIN
+        cleared = [whole] if whole[0] > whole_bar else []
         cleared += [m for m in per_segment[1:]
                     if m[0] > (CRISIS_SENTENCE_MARGIN if self.rows[m[2]][1] == "crisis" else SENTENCE_MARGIN)]
         decided = max(cleared, key=lambda m: m[0]) if cleared else None

@@ -30,7 +30,7 @@ TYPOS = {
     "stomache": "stomach", "sezure": "seizure", "stroak": "stroke", "attak": "attack", "atack": "attack",
     "od": "overdose", "oded": "overdosed", "ods": "overdoses",
     "nd": "and", "bleedn": "bleeding",
-    "bleding": "bleeding", "swolen": "swollen",
+    "bleding": "bleeding", "swolen": "swollen", "havnt": "havent", "hvnt": "havent",
 }
 # Multi-word fixes, applied to the joined sentence.
 PHRASE_FIXES = [
@@ -122,6 +122,23 @@ IDIOMS = [
     (r"\b(?:passed|pass|passing) out (?:leaflets|flyers|papers|sweets|candy|invitations)\b", "handed out"),
     (r"\bblood (?:boil\w*|pressure|test|tests|work|donation|type|group|results?|pressures)\b", "bloodwork"),
     (r"\bblood (?=sugars?\b|glucose\b)", ""),  # "blood sugar" is a reading, not bleeding
+    # titles, not intent: "watched Suicide Squad", "playing Dying Light", "the song Suicide is Painless"
+    (r"\bsuicide (?:squad|is painless|silence|boys|king)\b|\bdying light\b|\bdead (?:space|by daylight|island|rising)\b|"
+     r"\b13 reasons why\b|\bthirteen reasons why\b", "the film"),
+    # hyperbole about something tedious: "I'm going to die if I sit through one more meeting"
+    (r"\b(?:i(?:ll| will)|im going to|i am going to|im gonna|i swear im going to|i(?:ll| will) literally) (?:die|kill myself|"
+     r"jump (?:off|out of) (?:a|the) (?:bridge|window|roof)) if (?:i (?:have to|need to|hear|see|sit|get|do|read|watch|eat)|"
+     r"one more|another|anyone|someone|they|he|she|my (?:boss|teacher|mum|mom|dad|kids?|neighbou?rs?))\b", "be annoyed if"),
+    # a goodbye at work, at school or before a move, not a farewell to life
+    (r"\b(?:goodbye|farewell|leaving) (?:letters?|notes?|messages?|emails?|cards?|speech|party|gifts?) (?:to|for) "
+     r"(?:my |our |the |all my )?(?:co ?workers|colleagues|team|students|class|classmates|office|staff|clients|customers|"
+     r"pupils|workmates|boss|manager|patients)\b", "work farewell card"),
+    (r"\b(?:goodbye|farewell) (?:letters?|notes?|messages?|emails?|cards?|speech)(?= (?:\w+ ){0,6}(?:retir\w*|new job|"
+     r"leaving (?:the|my) (?:company|job|firm|school)|changing (?:jobs|schools)|last day at work))", "work farewell card"),
+    (r"\b(?:leaving|left|quitting|quit|retiring from|moving on from) (?:the |my |this )?(?:company|job|firm|school|team|office|"
+     r"practice|post)(?: \w+| ,){0,8} (?:goodbye|farewell) (?:letters?|notes?|messages?|emails?|cards?)", "work farewell card"),
+    (r"\bgiv\w* away (?:all |most of )?(?:my|his|her|our) (?:stuff|things|belongings|possessions|furniture|clothes|books)"
+     r"(?= (?:\w+ ){0,5}(?:mov\w*|emigrat\w*|relocat\w*|downsiz\w*|declutter\w*|the move))", "donating things"),
 ]
 # Phrases that contain "no/not" but do not negate what follows ("not sure if this is chest pain").
 PSEUDO_NEGATIONS = (

@@ -137,6 +137,11 @@ RULES = [
     Rule(C, "asking about a painless overdose", all_of=("dose_big", "painless_q")),
     Rule(C, "afraid of harming themselves", all_of=("fear_self",)),
     Rule(C, "planning an overdose", all_of=("pill_saving", "od_purpose")),
+    # the means and the despair together, in plain or learner's English
+    Rule(C, "a plan with the means", all_of=("rope",),
+         any_of=("cant_live", "hopeless", "cant_go_on", "burden", "want_it_to_stop", "suicidal")),
+    Rule(C, "saving up medicine, with despair", all_of=("pill_saving",),
+         any_of=("cant_live", "hopeless", "cant_go_on", "burden", "want_it_to_stop")),
     Rule(C, "thinking of taking an overdose", all_of=("od_intent", "dose_big")),
     Rule(C, "signs of hopelessness", any_of=("cant_go_on", "want_it_to_stop", "burden", "hopeless", "lethal_dose"), at_least=2),
     # urgent: see a doctor within 24 hours
