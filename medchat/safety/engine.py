@@ -33,6 +33,8 @@ def warm_up() -> bool:
 # look-alikes ("in the film the hero has a stroke", a school essay on suicide prevention). Measured on set A: the
 # lexicon's 4 false alarms had margins -0.30..-0.15, its 36 true hits -0.01 and above.
 LEXICON_VETO = -0.08
+PLAN_LABEL = "a plan or the means to end their life"
+TAKEN_ALREADY = re.compile(r"(?:खा|पी|निगल)\s*(?:लिया|ली|लीं|लिए|गया|गई|गयी)|\b(?:kha|pi|pee|nigal)\s+(?:liya|li|lee|liye|gaya|gayi)\b")
 
 
 # Two weak signals that agree: the rules saw an urgent-level sign (one-sided numbness, testicle pain) and a
@@ -57,8 +59,10 @@ DROPPED_MARGIN = 0.08
 # above (and none had a topic look-alike nearest at a negative margin), their two topic false alarms -0.19 and -0.17;
 # recall comes first, so the bar sits far below the true ones.
 TOPIC_LOOKALIKES = ("study_question", "media_lyrics", "fiction_research", "self_harm_lookalikes",
-                    "self_harm_lookalikes_i18n")
-TOPIC_VETO = -0.15
+                    "self_harm_lookalikes_i18n", "prevention_and_study", "lookalikes_round4")
+# -0.12 since round 4: two psychology-essay questions ("warning signs", "ideation vs self-injury") sat at -0.14 and
+# -0.25 next to study look-alikes; the true crises the rules caught stay at +0.02 and above
+TOPIC_VETO = -0.12
 # A first-aid tip is specific ("use an EpiPen now"): from the learned signal only when its neighbour is clearly the
 # same presentation; otherwise the generic emergency steps (call, stay, CPR if needed) are shown.
 TIP_MARGIN = 0.12
@@ -93,6 +97,10 @@ def triage(text: str) -> Triage:
     calm = bool(flags and language.calm_framing(text, code)
                 and not (signal is not None and signal.level in ("emergency", "crisis")))
     vetoed = calm or bool(flags and signal is not None and signal.whole_margin < LEXICON_VETO)
+    # a poison kept for tonight is a plan (crisis), not yet a poisoning: the lexicon's poisoning word ("rat poison")
+    # is set aside when its plan pattern (future tense) matched and nothing says it was already taken
+    if any(f.label == PLAN_LABEL for f in flags) and not TAKEN_ALREADY.search(text.lower()):
+        flags = [f for f in flags if f.label != "possible poisoning"]
     if vetoed:
         flags = []
 
