@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from medchat.safety import language, learned
+from medchat.safety import language, learned, second_encoder
 from medchat.safety.rule_engine import Triage, rule_findings
 from medchat.safety.texts import LEVELS, guidance_for
 
@@ -25,7 +25,9 @@ __all__ = ["Triage", "triage", "warm_up"]
 
 def warm_up() -> bool:
     """Load the learned signal now (the app calls this at start so the first message is not slow).
-    True if it loaded; False if the model package is missing (triage then runs on rules and lexicon)."""
+    True if it loaded; False if the model package is missing (triage then runs on rules and lexicon).
+    The second encoder (languages USE cannot read) loads too; it missing is logged and changes nothing else."""
+    second_encoder.available()
     return learned.available()
 
 
@@ -91,6 +93,10 @@ def triage(text: str) -> Triage:
     # not by the encoder (measured: "mere bete ko 2 din se bukhar hai" sat next to a choking exemplar)
     signal = learned.score(text) if model_loaded and code in language.LEARNED_LANGUAGES and _has_words(text) else None
     flags = language.red_flags(text, code) if code != "en" else []
+    # a language USE cannot read (hi, bn, ur, fa, id, sw, vi, ta, Hinglish, ...): the second encoder (e5) reads it.
+    # English and USE's 15 other languages never reach it, so their results and latency stay as they were.
+    second = (second_encoder.score(text) if code != "en" and code not in language.LEARNED_LANGUAGES
+              and _has_words(text) else None)
     # a lexicon match in a message that says it is long past, a study question, a film, a pet or an idiom is set
     # aside unless the learned signal flags the message too (measured on dev sets A+B: a stroke "12 years ago", a
     # suicide attempt "15 years ago" in fr/de, and Hindi study questions, which the encoder cannot veto for Hindi)
@@ -130,6 +136,11 @@ def triage(text: str) -> Triage:
             signal = None
         elif dropped and signal.margin <= DROPPED_MARGIN:
             signal = None
+    # the second encoder's red flag counts unless the message says it is long past, a study question, a film, a pet
+    # or an idiom in its language (the same calm framing that sets the lexicon aside)
+    if second is not None and second.level in ("emergency", "crisis") and not language.calm_framing(text, code):
+        votes.append((second.level, f"{second.label} (second encoder, {code}, margin {second.margin:.2f})",
+                      "", "learned"))
     if signal is not None and signal.level in ("emergency", "crisis"):
         votes.append((signal.level, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
                       signal.tip if signal.margin > TIP_MARGIN else "", "learned"))

