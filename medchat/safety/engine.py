@@ -96,7 +96,8 @@ def triage(text: str) -> Triage:
     # a language USE cannot read (hi, bn, ur, fa, id, sw, vi, ta, Hinglish, ...): the second encoder (e5) reads it.
     # English and USE's 15 other languages never reach it, so their results and latency stay as they were.
     second = (second_encoder.score(text) if code != "en" and code not in language.LEARNED_LANGUAGES
-              and _has_words(text) else None)
+              and _has_words(text) and not (code == "hi" and not re.search(r"[\u0900-\u097f]", text)) else None)
+    # (not Hinglish: in Latin letters e5 put "main ab jeena nahi chahta" nearest a heart attack, as USE did)
     # a lexicon match in a message that says it is long past, a study question, a film, a pet or an idiom is set
     # aside unless the learned signal flags the message too (measured on dev sets A+B: a stroke "12 years ago", a
     # suicide attempt "15 years ago" in fr/de, and Hindi study questions, which the encoder cannot veto for Hindi)
