@@ -134,3 +134,20 @@ def exemplar_texts() -> set[str]:
     from medchat.safety import learned
 
     return {r[0].lower() for r in learned.exemplars()}
+
+
+def replace_stream(monkeypatch, app, reply: str | None = None, on_call=None) -> None:
+    """Stand in for app.stream_reply: `on_call(messages, settings)` sees what each generation is given; with
+    `reply` that text is streamed instead of the model's, otherwise the real stream runs."""
+    real = app.stream_reply
+
+    def stream(model, tokenizer, messages, settings):
+        if on_call is not None:
+            on_call(messages, settings)
+        if reply is None:
+            yield from real(model, tokenizer, messages, settings)
+        else:
+            yield reply
+
+    monkeypatch.setattr(app, "stream_reply", stream)
+

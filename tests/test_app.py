@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, replace_stream
 from tests.test_generation import make_chatty_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,13 +108,7 @@ def test_refused_message_never_reaches_the_model_on_the_next_turn(served, monkey
     """Issue 17.3: a 4,600-character message is refused, and the next turn's history does not carry it."""
     app, client = served
     seen = []
-    real = app.stream_reply
-
-    def spy(model, tokenizer, messages, settings):
-        seen.append(messages)
-        yield from real(model, tokenizer, messages, settings)
-
-    monkeypatch.setattr(app, "stream_reply", spy)
+    replace_stream(monkeypatch, app, on_call=lambda messages, settings: seen.append(messages))
     client.reset_session()
     client.predict("I have had a sore throat since Monday", *FAST, api_name="/chat")
     refused = "please read all of this: " + "symptom details " * 288  # 4,633 characters
@@ -186,12 +180,8 @@ def test_history_is_trimmed_and_fed_back_without_additions(served, monkeypatch):
 
     app, _ = served
     seen = {}
-
-    def fake_stream(model, tokenizer, messages, settings):
-        seen["messages"], seen["settings"] = messages, settings
-        yield "Rest and fluids."
-
-    monkeypatch.setattr(app, "stream_reply", fake_stream)
+    replace_stream(monkeypatch, app, "Rest and fluids.",
+                   on_call=lambda messages, settings: seen.update(messages=messages, settings=settings))
     history = [
         {"role": "user", "content": [{"type": "text", "text": "I have a cold"}]},
         chat_message("answer", 0, "Drink tea."),

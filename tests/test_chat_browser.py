@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import replace_stream
 from tests.test_app import free_port, import_app
 from tests.test_generation import make_chatty_model_dir
 
@@ -129,13 +130,7 @@ def test_chat_streams_a_reply_with_the_disclaimer(url, browser, monkeypatch):
 
     app, address = url
     used = []
-    real_stream = app.stream_reply
-
-    def spy(model, tokenizer, messages, settings):
-        used.append(settings)
-        yield from real_stream(model, tokenizer, messages, settings)
-
-    monkeypatch.setattr(app, "stream_reply", spy)
+    replace_stream(monkeypatch, app, on_call=lambda messages, settings: used.append(settings))
     page, dialogs = _open(browser, address)
     assert page.locator("#medchat-disclaimer").is_visible()
     assert "not a doctor" in page.locator("#medchat-disclaimer").inner_text()
@@ -187,11 +182,7 @@ def test_html_and_script_in_messages_are_harmless(url, browser, monkeypatch):
     app, address = url
     payload = ('Plain <b>bold</b> text. <script>window.__xss = "reply-script"</script>'
                '<img src="x" onerror="window.__xss = \'reply-img\'"> <a href="javascript:window.__xss=1">link</a> end.')
-
-    def fake_stream(model, tokenizer, messages, settings):
-        yield payload
-
-    monkeypatch.setattr(app, "stream_reply", fake_stream)
+    replace_stream(monkeypatch, app, payload)
     page, dialogs = _open(browser, address)
     _send(page, '<script>alert(1)</script> <b>x</b> <img src=x onerror="alert(2)">')
     _wait_for_final_reply(page, _visible_disclaimer())
@@ -271,12 +262,8 @@ def test_a_message_refused_for_a_full_queue_stays_in_the_textbox(url, browser, m
 def test_a_too_long_message_stays_in_the_textbox_and_never_reaches_the_model(url, browser, monkeypatch):
     app, address = url
     seen = []
-
-    def spy(model, tokenizer, messages, settings):
-        seen.append(messages)
-        yield "Gargle with warm salt water."
-
-    monkeypatch.setattr(app, "stream_reply", spy)
+    replace_stream(monkeypatch, app, "Gargle with warm salt water.",
+                   on_call=lambda messages, settings: seen.append(messages))
     page, _ = _open(browser, address)
     too_long = "my throat: " + "it hurts a lot " * 330
     assert len(too_long) > app.settings.max_input_chars
@@ -296,11 +283,7 @@ def test_emergency_guidance_is_the_answer_and_model_text_is_collapsed(url, brows
 
     app, address = url
     model_text = "Chest pain can come from laryngopharyngeal reflux or gastroparesis."
-
-    def fake_stream(model, tokenizer, messages, settings):
-        yield model_text
-
-    monkeypatch.setattr(app, "stream_reply", fake_stream)
+    replace_stream(monkeypatch, app, model_text)
     page, _ = _open(browser, address)
     _send(page, "I have crushing chest pain spreading to my left arm and I am sweating")
     _wait_for_final_reply(page, _visible_disclaimer())
