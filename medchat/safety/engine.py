@@ -14,6 +14,7 @@ to call the local emergency number if it is urgent.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from medchat.safety import language, learned, second_encoder
@@ -101,7 +102,9 @@ def triage(text: str) -> Triage:
     # a lexicon match in a message that says it is long past, a study question, a film, a pet or an idiom is set
     # aside unless the learned signal flags the message too (measured on dev sets A+B: a stroke "12 years ago", a
     # suicide attempt "15 years ago" in fr/de, and Hindi study questions, which the encoder cannot veto for Hindi)
-    calm = bool(flags and language.calm_framing(text, code)
+    # said once per message, asked for by up to three layers below (a scan of every language's calm patterns)
+    calm_framed = functools.cache(lambda: language.calm_framing(text, code))
+    calm = bool(flags and calm_framed()
                 and not (signal is not None and signal.level in ("emergency", "crisis")))
     vetoed = calm or bool(flags and signal is not None and signal.whole_margin < LEXICON_VETO)
     # a poison kept for tonight is a plan (crisis), not yet a poisoning: the lexicon's poisoning word ("rat poison")
@@ -116,7 +119,7 @@ def triage(text: str) -> Triage:
     # (level, reason, tip, layer) from each layer
     # the rules read English, but a loan word ("suicide", "AVC") in a message in another language that says it is long
     # past or a study question is set aside the same way (measured on dev set C: "tentative de suicide il y a 15 ans")
-    rules_calm = (code != "en" and rules.level in ("emergency", "crisis") and language.calm_framing(text, code)
+    rules_calm = (code != "en" and rules.level in ("emergency", "crisis") and calm_framed()
                   and not (signal is not None and signal.level in ("emergency", "crisis")))
     if rules_calm:
         votes = [("routine", f"{rules.reason} set aside: long past, a study question or a figure of speech "
@@ -139,7 +142,7 @@ def triage(text: str) -> Triage:
             signal = None
     # the second encoder's red flag counts unless the message says it is long past, a study question, a film, a pet
     # or an idiom in its language (the same calm framing that sets the lexicon aside)
-    if second is not None and second.level in ("emergency", "crisis") and not language.calm_framing(text, code):
+    if second is not None and second.level in ("emergency", "crisis") and not calm_framed():
         votes.append((second.level, f"{second.label} (second encoder, {code}, margin {second.margin:.2f})",
                       "", "learned"))
     if signal is not None and signal.level in ("emergency", "crisis"):
