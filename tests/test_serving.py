@@ -148,3 +148,53 @@ def test_serving_generator_picks_the_path_for_the_hardware():
     assert serving_generator(model, zero_gpu=True, max_cache_len=256, fast_decode=False) is model
     if not torch.cuda.is_available():  # a CPU has no kernel-launch overhead to save: the model itself
         assert serving_generator(model, zero_gpu=False, max_cache_len=256) is model
+
+
+def test_decode_step_is_queued_before_the_host_reads_each_token(monkeypatch):
+    """The per-call decoder queues decode step t+1 before handing token t to the streamer (so the app's streaming
+    overlaps the GPU), except at the graph capture step, which reads the host first; a reply that ends on EOS pays
+    at most one unused step and records no graph when it ends before the capture; tokens stay generate's."""
+    from medchat import serving
+
+    model = tiny_model(True)
+    model.generation_config.pad_token_id = 0
+    events = []
+    decode = serving.StaticDecoder.decode
+    monkeypatch.setattr(serving.StaticDecoder, "decode", lambda self, nxt: events.append("decode") or decode(self, nxt))
+    monkeypatch.setattr(serving.StaticDecoder, "capture_current", lambda self: events.append("capture"))
+
+    class Streamer:
+        def put(self, value):
+            events.append("put")
+
+        def end(self):
+            events.append("end")
+
+    per_call = serving.PerCallServingModel(model, eager_steps=2, min_graph_tokens=4, cache_round=64)
+    ids = torch.randint(3, 512, (1, 9))
+    mask = torch.ones_like(ids)
+    model.generation_config.eos_token_id = None
+    free = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False)
+    events.clear()
+    assert torch.equal(free, per_call.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False,
+                                               streamer=Streamer()))
+    # prompt put; steps 0-1: decode queued before the put; step 2 (capture): put, capture, decode; then overlapped;
+    # the last token (step 9) queues nothing
+    assert events == (["put", "decode", "put", "decode", "put", "put", "capture", "decode"]
+                      + ["decode", "put"] * 6 + ["put", "end"])
+
+    checked = 0
+    for stop_at, expected_decodes, captures in ((6, 7, 1), (1, 2, 0)):  # EOS as token 6 (after the capture) or 1
+        eos = int(free[0, ids.shape[1] + stop_at])
+        if eos in free[0, ids.shape[1]:ids.shape[1] + stop_at].tolist():
+            continue  # the token also came earlier: generation would stop there
+        checked += 1
+        model.generation_config.eos_token_id = eos
+        expected = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False)
+        events.clear()
+        got = per_call.generate(input_ids=ids, attention_mask=mask, max_new_tokens=10, do_sample=False,
+                                streamer=Streamer())
+        assert torch.equal(expected, got) and got.shape[1] == ids.shape[1] + stop_at + 1
+        assert events.count("put") == stop_at + 2 and events.count("decode") == expected_decodes
+        assert events.count("capture") == captures
+    assert checked  # at least one EOS case ran
