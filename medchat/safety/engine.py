@@ -69,6 +69,18 @@ TOPIC_VETO = -0.12
 # A first-aid tip is specific ("use an EpiPen now"): from the learned signal only when its neighbour is clearly the
 # same presentation; otherwise the generic emergency steps (call, stay, CPR if needed) are shown.
 TIP_MARGIN = 0.12
+# The linear heads (linear.py), a read of all the exemplars at once rather than of the nearest few.
+# USE languages: a crisis told with no crisis word. A vote when the head is sure and the nearest exemplars do not put the
+# message clearly with the look-alikes. Measured on dev sets A-F (the 10 crises every layer missed in USE languages):
+# p > 0.8 with a whole-message margin above -0.05 found 6 of them (margins -0.02..+0.09) and added no false alarm:
+# the look-alikes above p 0.8 ("I'm going to murder this pizza", a lyric, "kill my brother, he ate my leftovers") all
+# sat at margins -0.19..-0.08 next to their look-alike exemplars.
+LINEAR_CRISIS_P = 0.8
+LINEAR_MIN_MARGIN = -0.05
+# e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above this flags, the likelier of the two
+# decides the level. Measured on the 151 dev-set messages in those languages: 0.7 caught 84 of 96 red flags with 3 of
+# 55 false alarms (the nearest exemplars alone: 67, 4); 0.6 caught 91 with 6; 0.8 only 64.
+LINEAR_FLAG_P = 0.7
 
 
 def _has_words(text: str) -> bool:
@@ -144,6 +156,15 @@ def triage(text: str) -> Triage:
     # or an idiom in its language (the same calm framing that sets the lexicon aside)
     if second is not None and second.level in ("emergency", "crisis") and not calm_framed():
         votes.append((second.level, f"{second.label} (second encoder, {code}, margin {second.margin:.2f})",
+                      "", "learned"))
+    if second is not None and second.probs and second.probs[1] + second.probs[2] > LINEAR_FLAG_P and not calm_framed():
+        lin = "crisis" if second.probs[2] >= second.probs[1] else "emergency"
+        votes.append((lin, f"{'a mental health crisis' if lin == 'crisis' else 'an emergency'} (second encoder's "
+                      f"linear head, {code}, p {second.probs[2 if lin == 'crisis' else 1]:.2f})", "", "learned"))
+    if (signal is not None and signal.probs and signal.probs[2] > LINEAR_CRISIS_P
+            and signal.whole_margin > LINEAR_MIN_MARGIN and not topic_only and not rules_calm
+            and not any(w in FRAMING_VETO for w in findings.dropped) and not calm_framed()):
+        votes.append(("crisis", f"warning signs of a crisis without crisis words (linear head, p {signal.probs[2]:.2f})",
                       "", "learned"))
     if signal is not None and signal.level in ("emergency", "crisis"):
         votes.append((signal.level, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
