@@ -78,8 +78,10 @@ TIP_MARGIN = 0.12
 LINEAR_CRISIS_P = 0.8
 LINEAR_MIN_MARGIN = -0.05
 # e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above this flags, the likelier of the two
-# decides the level. Measured on the 151 dev-set messages in those languages: 0.7 caught 84 of 96 red flags with 3 of
-# 55 false alarms (the nearest exemplars alone: 67, 4); 0.6 caught 91 with 6; 0.8 only 64.
+# decides the level. Measured on the 151 dev-set messages in those languages (A-F), head alone: 0.7 caught 84 of 96 red
+# flags with 3 of 55 false alarms where the nearest exemplars caught 67 with 4; 0.6 caught 91 with 6; 0.8 only 64.
+# With the e5-language catalogue (multilingual_e5.yaml): 0.7 85 / 96 at 3 / 55, 0.6 89 at 3, 0.8 68 at 2; 0.7 kept
+# because those exemplars were written after reading set F's misses (F is no longer a fair test of them).
 LINEAR_FLAG_P = 0.7
 # Which of emergency / crisis a weak nearest-exemplar flag means: self-harm told as blisters or a wire brush sits next to
 # an allergy or a bleeding exemplar by a hair (margins 0.01-0.07 on dev sets D-F) while the linear head reads it as

@@ -59,15 +59,21 @@ def fit(matrix: np.ndarray, levels: np.ndarray) -> Head:
     return Head(clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32))
 
 
-def load_head(name: str, matrix: np.ndarray, levels: np.ndarray, rows_hash: str, path: Path = HEADS_FILE) -> Head:
-    """The shipped head for encoder `name` ("use" or "e5") if it was fitted on these rows, else one fitted now."""
+def load_head(name: str, matrix: np.ndarray, levels: np.ndarray, rows_hash: str,
+              path: Path = HEADS_FILE) -> Head | None:
+    """The shipped head for encoder `name` ("use" or "e5") if it was fitted on these rows, else one fitted now; None
+    (logged; the nearest exemplars still run) if it cannot be fitted here (scikit-learn missing)."""
     if path.exists():
         with np.load(path) as z:
             if f"{name}_coef" in z and str(z["rows_hash"]) == rows_hash:
                 return Head(z[f"{name}_coef"].astype(np.float32), z[f"{name}_intercept"].astype(np.float32))
     log.warning("triage: %s has no current %s head (the catalogue changed); fitting it now (~10 s). "
                 "Rebuild it: python -m medchat.safety.linear --build", path.name, name)
-    return fit(matrix, levels)
+    try:
+        return fit(matrix, levels)
+    except ImportError as e:
+        log.warning("triage: cannot fit the %s head (%s); triage runs without it", name, e)
+        return None
 
 
 def stored_hash(path: Path = HEADS_FILE) -> str:
