@@ -77,12 +77,16 @@ TIP_MARGIN = 0.12
 # sat at margins -0.19..-0.08 next to their look-alike exemplars.
 LINEAR_CRISIS_P = 0.8
 LINEAR_MIN_MARGIN = -0.05
-# e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above this flags, the likelier of the two
-# decides the level. Measured on the 151 dev-set messages in those languages (A-F), head alone: 0.7 caught 84 of 96 red
-# flags with 3 of 55 false alarms where the nearest exemplars caught 67 with 4; 0.6 caught 91 with 6; 0.8 only 64.
-# With the e5-language catalogue (multilingual_e5.yaml): 0.7 85 / 96 at 3 / 55, 0.6 89 at 3, 0.8 68 at 2; 0.7 kept
-# because those exemplars were written after reading set F's misses (F is no longer a fair test of them).
-LINEAR_FLAG_P = 0.7
+# e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above LINEAR_FLAG_P flags, the likelier
+# of the two decides the level, unless the nearest exemplars put the whole message on the calm side (e5's margins are
+# compressed: -0.005 is clearly calm there). Measured on the 151 dev-set messages in those languages (A-F) plus the two
+# Hindi minor-cut look-alikes of the tests, head alone: p 0.7 caught 82 of 96 red flags with 4 of 57 false alarms; with
+# the margin gate p 0.7 82 at 2, p 0.65 88 at 2, p 0.6 89 at 2 (the nearest exemplars alone: 67 at 4 before this round).
+# The false alarms it removes are a scraped knee and a kitchen cut "bleeding stopped" in Hindi (margins -0.024, -0.010)
+# and a Swahili child with fever and cough (-0.007); no red flag sat between -0.005 and 0. Caveat: the e5-language
+# exemplars (multilingual_e5.yaml) were written after reading set F's misses, so F is no longer a fair test of them.
+LINEAR_FLAG_P = 0.65
+LINEAR_E5_MIN_MARGIN = -0.005
 # Which of emergency / crisis a weak nearest-exemplar flag means: self-harm told as blisters or a wire brush sits next to
 # an allergy or a bleeding exemplar by a hair (margins 0.01-0.07 on dev sets D-F) while the linear head reads it as
 # crisis (p 0.19-0.77 against 0.05-0.16). Below this margin, and when the whole message decided (the head reads the
@@ -177,7 +181,8 @@ def triage(text: str) -> Triage:
     if second is not None and second.level in ("emergency", "crisis") and not calm_framed():
         votes += [(lvl, f"{second.label} (second encoder, {code}, margin {second.margin:.2f})", "", "learned")
                   for lvl in _flag_levels(second, text)]
-    if second is not None and second.probs and second.probs[1] + second.probs[2] > LINEAR_FLAG_P and not calm_framed():
+    if (second is not None and second.probs and second.probs[1] + second.probs[2] > LINEAR_FLAG_P
+            and second.whole_margin > LINEAR_E5_MIN_MARGIN and not calm_framed()):
         lin = "crisis" if second.probs[2] >= second.probs[1] else "emergency"
         votes.append((lin, f"{'a mental health crisis' if lin == 'crisis' else 'an emergency'} (second encoder's "
                       f"linear head, {code}, p {second.probs[2 if lin == 'crisis' else 1]:.2f})", "", "learned"))
