@@ -72,11 +72,13 @@ TIP_MARGIN = 0.12
 # The linear heads (linear.py), a read of all the exemplars at once rather than of the nearest few.
 # USE languages: a crisis told with no crisis word. A vote when the head is sure and the nearest exemplars do not put the
 # message clearly with the look-alikes. Measured on dev sets A-F (the 10 crises every layer missed in USE languages):
-# p > 0.8 with a whole-message margin above -0.05 found 6 of them (margins -0.02..+0.09) and added no false alarm:
-# the look-alikes above p 0.8 ("I'm going to murder this pizza", a lyric, "kill my brother, he ate my leftovers") all
-# sat at margins -0.19..-0.08 next to their look-alike exemplars.
+# p > 0.8 with a whole-message margin above the bar found 6 of them (margins -0.017..+0.09) and added no false alarm
+# there: the dev look-alikes above p 0.8 ("I'm going to murder this pizza", a lyric, "kill my brother, he ate my
+# leftovers") sat at margins -0.19..-0.08. The bar was -0.05 until the look-alike tests of tests/test_safety.py
+# (written before this round) showed "I want to disappear for a week and turn my phone off" at -0.0498, p 0.92;
+# -0.03 keeps every dev gain.
 LINEAR_CRISIS_P = 0.8
-LINEAR_MIN_MARGIN = -0.05
+LINEAR_MIN_MARGIN = -0.03
 # e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above LINEAR_FLAG_P flags, the likelier
 # of the two decides the level, unless the nearest exemplars put the whole message on the calm side (e5's margins are
 # compressed: -0.005 is clearly calm there). Measured on the 151 dev-set messages in those languages (A-F) plus the two
