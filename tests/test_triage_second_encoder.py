@@ -34,9 +34,8 @@ def test_exemplar_matrix_is_current():
 @pytest.mark.parametrize("text", [
     "मेरे पिताजी को अचानक सीने में बहुत तेज़ दर्द हुआ है जो बाएँ हाथ और जबड़े तक जा रहा है, पसीने से भीग गए हैं",
     "پدرم درد شدید قفسه سینه دارد که به دست چپ می‌رود و عرق سرد کرده است",
-    # a known miss (margin 0.02 under the 0.03 bar; README "Safety"): strict, so fixing it shows
-    pytest.param("Ayah saya tiba-tiba nyeri dada hebat menjalar ke lengan kiri dan berkeringat dingin",
-                 marks=pytest.mark.xfail(strict=True, reason="Indonesian chest pain: e5 margin 0.02 < 0.03")),
+    # a miss of the nearest exemplars (margin 0.02 under the 0.03 bar), caught since round 6 by the e5 linear head
+    "Ayah saya tiba-tiba nyeri dada hebat menjalar ke lengan kiri dan berkeringat dingin",
     "Baba yangu ana maumivu makali ya kifua yanayoenda mkono wa kushoto na anatoka jasho",
 ])
 def test_heart_attack_in_languages_use_cannot_read_is_an_emergency(text):

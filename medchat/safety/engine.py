@@ -69,6 +69,44 @@ TOPIC_VETO = -0.12
 # A first-aid tip is specific ("use an EpiPen now"): from the learned signal only when its neighbour is clearly the
 # same presentation; otherwise the generic emergency steps (call, stay, CPR if needed) are shown.
 TIP_MARGIN = 0.12
+# The linear heads (linear.py), a read of all the exemplars at once rather than of the nearest few.
+# USE languages: a crisis told with no crisis word. A vote when the head is sure and the nearest exemplars do not put the
+# message clearly with the look-alikes. Measured on dev sets A-F (the 10 crises every layer missed in USE languages):
+# p > 0.8 with a whole-message margin above the bar found 6 of them (margins -0.017..+0.09) and added no false alarm
+# there: the dev look-alikes above p 0.8 ("I'm going to murder this pizza", a lyric, "kill my brother, he ate my
+# leftovers") sat at margins -0.19..-0.08. The bar was -0.05 until the look-alike tests of tests/test_safety.py
+# (written before this round) showed "I want to disappear for a week and turn my phone off" at -0.0498, p 0.92;
+# -0.03 keeps every dev gain.
+LINEAR_CRISIS_P = 0.8
+LINEAR_MIN_MARGIN = -0.03
+# e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above LINEAR_FLAG_P flags, the likelier
+# of the two decides the level, unless the nearest exemplars put the whole message on the calm side (e5's margins are
+# compressed: -0.005 is clearly calm there). Measured on the 151 dev-set messages in those languages (A-F) plus the two
+# Hindi minor-cut look-alikes of the tests, head alone: p 0.7 caught 82 of 96 red flags with 4 of 57 false alarms; with
+# the margin gate p 0.7 82 at 2, p 0.65 88 at 2, p 0.6 89 at 2 (the nearest exemplars alone: 67 at 4 before this round).
+# The false alarms it removes are a scraped knee and a kitchen cut "bleeding stopped" in Hindi (margins -0.024, -0.010)
+# and a Swahili child with fever and cough (-0.007); no red flag sat between -0.005 and 0. Caveat: the e5-language
+# exemplars (multilingual_e5.yaml) were written after reading set F's misses, so F is no longer a fair test of them.
+LINEAR_FLAG_P = 0.65
+LINEAR_E5_MIN_MARGIN = -0.005
+# Which of emergency / crisis a weak nearest-exemplar flag means: self-harm told as blisters or a wire brush sits next to
+# an allergy or a bleeding exemplar by a hair (margins 0.01-0.07 on dev sets D-F) while the linear head reads it as
+# crisis (p 0.19-0.77 against 0.05-0.16). Below this margin, and when the whole message decided (the head reads the
+# whole message, not one sentence of it), the head's level is taken if it is at least twice as likely as the other:
+# measured on dev sets A-F, "any likelier" also turned a cauda equina (pl) and a head injury (ar) into crises and a
+# paracetamol-dose question into an emergency (ratios 1.4-1.8, and 8 for the cauda equina, which stays a known miss).
+ARBITRATE_MARGIN = 0.10
+ARBITRATE_RATIO = 2.0
+
+
+def _flag_levels(sig, text: str) -> tuple[str, ...]:
+    """The level(s) a flagged learned signal votes for: its nearest exemplar's, or the linear head's when the margin is
+    weak. A crisis read as an emergency keeps its crisis vote (the crisis lines are still shown after the ambulance)."""
+    if sig.probs and sig.margin < ARBITRATE_MARGIN and sig.segment.strip() in ("", text.strip()):
+        other, idx = ("emergency", 1) if sig.level == "crisis" else ("crisis", 2)
+        if sig.probs[idx] > ARBITRATE_RATIO * sig.probs[3 - idx]:
+            return (other, "crisis") if other == "emergency" else (other,)
+    return (sig.level,)
 
 
 def _has_words(text: str) -> bool:
@@ -143,11 +181,21 @@ def triage(text: str) -> Triage:
     # the second encoder's red flag counts unless the message says it is long past, a study question, a film, a pet
     # or an idiom in its language (the same calm framing that sets the lexicon aside)
     if second is not None and second.level in ("emergency", "crisis") and not calm_framed():
-        votes.append((second.level, f"{second.label} (second encoder, {code}, margin {second.margin:.2f})",
+        votes += [(lvl, f"{second.label} (second encoder, {code}, margin {second.margin:.2f})", "", "learned")
+                  for lvl in _flag_levels(second, text)]
+    if (second is not None and second.probs and second.probs[1] + second.probs[2] > LINEAR_FLAG_P
+            and second.whole_margin > LINEAR_E5_MIN_MARGIN and not calm_framed()):
+        lin = "crisis" if second.probs[2] >= second.probs[1] else "emergency"
+        votes.append((lin, f"{'a mental health crisis' if lin == 'crisis' else 'an emergency'} (second encoder's "
+                      f"linear head, {code}, p {second.probs[2 if lin == 'crisis' else 1]:.2f})", "", "learned"))
+    if (signal is not None and signal.probs and signal.probs[2] > LINEAR_CRISIS_P
+            and signal.whole_margin > LINEAR_MIN_MARGIN and not topic_only and not rules_calm
+            and not any(w in FRAMING_VETO for w in findings.dropped) and not calm_framed()):
+        votes.append(("crisis", f"warning signs of a crisis without crisis words (linear head, p {signal.probs[2]:.2f})",
                       "", "learned"))
     if signal is not None and signal.level in ("emergency", "crisis"):
-        votes.append((signal.level, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
-                      signal.tip if signal.margin > TIP_MARGIN else "", "learned"))
+        votes += [(lvl, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
+                   signal.tip if signal.margin > TIP_MARGIN else "", "learned") for lvl in _flag_levels(signal, text)]
     elif signal is not None and rules.level == "urgent" and signal.best_margin > (
             LONG_SUPPORTED_MARGIN if len(text.strip()) > learned.LONG_MESSAGE_CHARS else SUPPORTED_MARGIN):
         votes.append((signal.nearest_flag, f"{signal.label} (rules: {rules.reason}; learned signal agrees, margin "

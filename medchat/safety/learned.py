@@ -16,11 +16,12 @@ rules and the multilingual lexicon alone; nothing raises.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,8 @@ class Signal:
     nearest_flag: str = ""  # for an urgent / routine signal: the level of the nearest red flag (presentation etc.)
     nearest_calm: str = ""  # presentation id of the whole message's nearest urgent / routine exemplar
     segment: str = ""  # the text of the deciding segment (the whole message, or one sentence of it)
+    # the linear head's (calm, emergency, crisis) probabilities for the whole message (linear.py); () without a head
+    probs: tuple[float, ...] = ()
 
 
 def segments(text: str) -> list[str]:
@@ -103,6 +106,14 @@ def segments(text: str) -> list[str]:
         else:
             merged.append(p)
     return [text] + [m for m in merged if m != text]
+
+
+def rows_hash(rows) -> str:
+    """What a precomputed file of the exemplars (e5 matrix, linear heads) was made from: stale when this changes."""
+    h = hashlib.sha256()
+    for text, level, pid, *_ in rows:
+        h.update(f"{text}\t{level}\t{pid}\n".encode("utf-8"))
+    return h.hexdigest()
 
 
 def _load_encoder():
@@ -135,6 +146,7 @@ class NearestExemplars:
         # `matrix`: the exemplars already embedded (second_encoder.py ships them in a data file: 39 s to embed here)
         self.matrix = np.asarray(encoder.encode([r[0] for r in rows]) if matrix is None else matrix, dtype=np.float32)
         self.masks = {lvl: self.levels == lvl for lvl in FLAGGED + CALM}
+        self.head = None  # a linear.Head over the same embeddings, set by the loader (None: Signal.probs is ())
 
     def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[float, int]:
         """Mean of the K best similarities among exemplars of `levels`, and the index of the best one."""
@@ -150,6 +162,14 @@ class NearestExemplars:
     def margins(self, text: str) -> list[tuple[float, float, int, int, np.ndarray, int]]:
         """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims,
         index of the best calm exemplar."""
+        return self.embed_and_margins(text)[0]
+
+    def probs(self, q: np.ndarray) -> tuple[float, ...]:
+        """The linear head's (calm, emergency, crisis) for the whole message's embedding q[0]; () without a head."""
+        return tuple(float(p) for p in self.head.proba(q[:1])[0]) if self.head is not None else ()
+
+    def embed_and_margins(self, text: str) -> tuple[list[tuple[float, float, int, int, np.ndarray, int]], np.ndarray]:
+        """`margins` and the segments' embeddings (row 0: the whole message), embedded once for both signals."""
         segs = segments(text)
         with one_blas_thread():  # measured: a BLAS thread pool on a busy 2-core machine costs ~6 ms a message
             q = np.asarray(self.encoder.encode(segs), dtype=np.float32).reshape(len(segs), -1)
@@ -161,10 +181,13 @@ class NearestExemplars:
             urgent, i_u = self._top(sims, ("urgent",))
             routine, _ = self._top(sims, ("routine",))
             out.append((flagged - calm, urgent - routine, i_f, i_u, sims, i_c))
-        return out
+        return out, q
 
     def score(self, text: str) -> Signal:
-        per_segment = self.margins(text)
+        per_segment, q = self.embed_and_margins(text)
+        return replace(self._decide(text, per_segment), probs=self.probs(q))
+
+    def _decide(self, text: str, per_segment) -> Signal:
         segs = segments(text)
         whole = per_segment[0]
         best = max(per_segment, key=lambda m: m[0])  # the most alarming segment (the whole message included)
@@ -213,7 +236,16 @@ class LoadOnce:
         return self.model
 
 
-_LOADER = LoadOnce(lambda: NearestExemplars(_load_encoder(), exemplars()), "learned signal", "using the rules only")
+def _build() -> NearestExemplars:
+    from medchat.safety import linear
+
+    rows = exemplars()
+    model = NearestExemplars(_load_encoder(), rows)
+    model.head = linear.load_head("use", model.matrix, model.levels, rows_hash(rows))
+    return model
+
+
+_LOADER = LoadOnce(_build, "learned signal", "using the rules only")
 
 
 def load() -> NearestExemplars | None:

