@@ -265,11 +265,14 @@ class ChatService:
                 passages, searched = self.retriever.search(text), True
                 # with no passage the retriever still says so: the model is told it has no trusted source
                 context = self.retriever.prompt_context(passages) if in_prompt else ""
-                if self.settings.retrieval == "quote" and passages:
-                    grounded = self.retriever.grounded_answer(text, passages)
             except Exception:
                 logger.exception("Retrieval failed; answering without sources")
-                passages, context, grounded = [], "", []
+                passages, context = [], ""
+            if self.settings.retrieval == "quote" and passages:
+                try:  # a quote step that fails costs the quotes: the model answers, the passages are further reading
+                    grounded = self.retriever.grounded_answer(text, passages)
+                except Exception:
+                    logger.exception("Grounded answer failed; the model answers")
         if grounded:  # the trusted text is the answer, streamed paragraph by paragraph; the model is not asked
             from medchat.knowledge.grounded import grounded_texts
 
