@@ -188,3 +188,27 @@ def test_quote_assembly_is_quick(retriever):
     for _ in range(3):
         retriever.grounded_answer(GOUT, retriever.search(GOUT))
     assert (time.perf_counter() - start) / 3 < 2.0  # generous for a loaded 2-core CI machine
+
+
+def test_evaluate_quote_scores_the_grounded_answer_and_generates_only_the_rest(retriever, tiny_model_dir):
+    from medchat.evaluate import evaluation_settings, score_model
+    from medchat.knowledge import add_grounded_answers
+    from medchat.modeling import load_model_and_tokenizer
+
+    def row(rid, user):
+        return {"id": rid, "messages": [{"role": "system", "content": "You are medchat."},
+                                        {"role": "user", "content": user},
+                                        {"role": "assistant", "content": "See a doctor about it."}]}
+
+    rows = add_grounded_answers([row("gout", GOUT), row("bread", "What's a good recipe for banana bread?")],
+                                retriever, progress=False)
+    assert "grounded" in rows[0] and "grounded" not in rows[1]
+    items = [{**r, "user_text": r["messages"][1]["content"], "reference": "See a doctor about it."} for r in rows]
+    model, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), load_in_4bit=False)
+    scored = score_model(model, tokenizer, items, evaluation_settings(max_new_tokens=4), 2, "test")
+    grounded, generated = scored
+    assert grounded["reply"] == rows[0]["grounded"]["plain"] and grounded["final"].endswith(DISCLAIMER)
+    assert rows[0]["grounded"]["markdown"] in grounded["final"]
+    quotes = retriever.quotes(GOUT, retriever.search(GOUT))
+    assert all(q.text in grounded["reply"] for q in quotes)
+    assert generated["reply"] != rows[0]["grounded"]["plain"] and generated["final"].endswith(DISCLAIMER)

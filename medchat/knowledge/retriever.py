@@ -199,6 +199,24 @@ def add_retrieval_context(rows: list[dict], retriever: Retriever | None = None, 
     return out
 
 
+def add_grounded_answers(rows: list[dict], retriever: Retriever | None = None, progress: bool = True) -> list[dict]:
+    """Rows (`medchat.data` shape) whose first user turn gets a grounded answer (retrieval "quote") carry it as
+    ``grounded``: ``{"markdown": what the chat shows, "plain": the same words without Markdown}``; the others are
+    unchanged (the model answers them). What `medchat.evaluate --retrieval quote` scores in place of the reply."""
+    from medchat.knowledge.grounded import grounded_markdown, grounded_plain
+
+    retriever = retriever or default_retriever()
+    users = [next((m["content"] for m in row["messages"] if m["role"] == "user"), "") for row in rows]
+    out = []
+    for row, user, hits in zip(rows, users, retriever.search_many(users, progress=progress)):
+        quotes = retriever.quotes(user, hits)
+        if quotes:
+            row = {**row, "grounded": {"markdown": "\n\n".join(grounded_markdown(quotes, attribution, escape_markdown)),
+                                       "plain": grounded_plain(quotes)}}
+        out.append(row)
+    return out
+
+
 @functools.cache
 def default_retriever() -> Retriever:
     """The shipped index, loaded once (the app's retriever)."""
