@@ -8,8 +8,8 @@ opening and closing read from `data/grounded_answer.yaml`. The model writes noth
 Why: the offline model cannot use passages (blind review of retrieval in the prompt: README, Trusted sources); a
 quote cannot make up a fact that is not in NIH's text.
 
-A sentence is quotable only when it is whole (the passage cut did not split it), a statement (not a question or a
-list heading), 5-60 words, and passes the safety layer unchanged (a dosing sentence would be replaced there, so it
+A sentence is quotable only when it is whole (the passage cut did not split it), a statement (not a question, a
+list heading or a flattened bullet list), 5-60 words, and passes the safety layer unchanged (a dosing sentence would be replaced there, so it
 is not quoted). With fewer than MIN_QUOTES quotable sentences there is no grounded answer and the model replies.
 """
 
@@ -70,6 +70,8 @@ def quotable_sentences(text: str) -> list[tuple[int, str]]:
             continue
         if not re.match(r"[A-Z0-9\"']", sentence) or not re.search(r"[.!]['\")]?$", sentence):
             continue  # starts mid-sentence (a cut passage), or a question / list heading / fragment
+        if sentence.count(" - ") >= 2:
+            continue  # a bullet list MedQuAD flattened to " - ", often glued to the next sentence: not one statement
         if re.sub(r"\s+", " ", reply_body(sentence)).strip() != re.sub(r"\s+", " ", sentence).strip():
             continue  # the safety layer would change it (a dose, a claim): not quoted, and never altered
         out.append((unit.start, sentence))
