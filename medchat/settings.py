@@ -23,7 +23,10 @@ with one message that names the variable, the value and what is accepted. `app.p
                                 passage is found the reply quotes its most relevant sentences verbatim, attributed,
                                 instead of the model's text (medchat/knowledge/grounded.py); `off` (or 0) = none.
                                 Why `show`: with the shipped adapter, passages in the prompt lost a blind review
-                                (README, Trusted sources)
+                                (README, Trusted sources); `quote` raised key-fact recall on the blind lay questions
+                                (0.43 -> 0.51) but not on topic-out MedQuAD (0.466 -> 0.456), and its own blind
+                                review (/work/blind/rag_quote_ab_samples.jsonl) is not rated yet: it becomes the
+                                default only if that review prefers it with no rise in harmful flags
 """
 
 from __future__ import annotations
