@@ -269,6 +269,8 @@ class ChatService:
                 logger.exception("Retrieval failed; answering without sources")
                 passages, context = [], ""
             if self.settings.retrieval == "quote" and passages:
+                if level.guidance:  # urgent guidance shows at once, before the quotes are chosen (~1 s on a CPU)
+                    yield layout(turn, level, "")
                 try:  # a quote step that fails costs the quotes: the model answers, the passages are further reading
                     grounded = self.retriever.grounded_answer(text, passages)
                 except Exception:

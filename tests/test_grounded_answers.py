@@ -143,6 +143,7 @@ def test_urgent_guidance_stays_first_and_the_quotes_are_set_apart(retriever, mes
     assert level.level == expected
     chunks, reply = final(ChatService(WordBackend(), QUOTE, retriever=retriever), message)
     assert retriever.search(message), "the fixture must find a passage for this message"
+    assert [kind_of(m) for m in chunks[0]] == ["guidance", "disclaimer"]  # before the quotes are chosen
     for chunk in chunks:
         assert kind_of(chunk[0]) == "guidance" and chunk[0]["content"] == level.guidance.strip()
         assert chunk[-1]["content"] == DISCLAIMER
