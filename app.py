@@ -82,8 +82,8 @@ def generate_stream(messages: list[dict[str, str]], generation: GenerationSettin
 
 backend = REMOTE or TransformersBackend(model, tokenizer, label=MODEL_LABEL, generator=GENERATOR,
                                         stream_fn=generate_stream)
-# Trusted sources (MEDCHAT_RETRIEVAL: show / prompt / off): the shipped MedQuAD index, loaded once here, not on the
-# first message.
+# Trusted sources (MEDCHAT_RETRIEVAL: show / prompt / quote / off): the shipped MedQuAD index, loaded once here, not
+# on the first message; "quote" also embeds the passages' sentences with the same MiniLM encoder per message.
 retriever = default_retriever() if settings.retrieval != "off" else None
 service = ChatService(backend, settings, retriever=retriever)
 warm_up()  # triage's sentence encoder loads once at start (~4 s on a CPU), not on the first message

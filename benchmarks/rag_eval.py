@@ -4,6 +4,8 @@ factuality of replies with and without retrieval, base SmolLM2-135M vs the shipp
     python benchmarks/rag_eval.py retrieval --corpus medquad_answered.jsonl.gz --blind rag_questions.jsonl
     python benchmarks/rag_eval.py generate  --corpus ... --blind ... --cache GEN.jsonl   (CPU: ~15 min)
     python benchmarks/rag_eval.py score     --corpus ... --blind ... --cache GEN.jsonl [--ab_out samples.jsonl]
+    python benchmarks/rag_eval.py quote     --corpus ... --blind ... --cache GEN.jsonl [--ab_out quote_samples.jsonl
+                                            --quote_ab_base samples.jsonl]   (retrieval "quote"; no generation)
 
 Question sets (none of their answers is in the index: `medchat.knowledge.corpus` holds them out):
 - "medquad_topic_out": MedQuAD questions about focus topics left out of the index entirely (one per topic, up to 40);
@@ -415,9 +417,167 @@ def write_ab(rows: list[dict], finals: dict, retriever, passages: dict, out: Pat
     print(f"wrote {written} A/B items to {out} (key: {key})")
 
 
+# --------------------------------------------------------------------------- retrieval "quote" (grounded answers)
+
+
+def quoted_reply(question: str, retriever) -> dict:
+    """What retrieval "quote" answers: the grounded answer where the retriever finds quotable trusted sentences
+    (plain text for scoring, the chat's messages for display), else None (the model answers, as with "show")."""
+    from medchat.chat import layout
+    from medchat.knowledge.grounded import grounded_markdown, grounded_plain, grounded_texts
+    from medchat.knowledge.retriever import attribution, escape_markdown
+    from medchat.safety import triage
+
+    start = time.perf_counter()
+    hits = retriever.search(question)
+    searched = time.perf_counter()
+    quotes = retriever.quotes(question, hits)
+    paragraphs = grounded_markdown(quotes, attribution, escape_markdown) if quotes else []
+    done = time.perf_counter()
+    messages = layout(0, triage(question), "\n\n".join(paragraphs),
+                      general_title=grounded_texts()["urgent_title"]) if quotes else None
+    return {"hits": hits, "quotes": quotes, "plain": grounded_plain(quotes) if quotes else None, "messages": messages,
+            "search_ms": (searched - start) * 1000, "assembly_ms": (done - searched) * 1000}
+
+
+def quote_report(sets: dict, retriever, cache: Path, label: str = "adapter") -> tuple[dict, dict]:
+    """Key-fact recall (and ROUGE-L, length, answer checks) of retrieval "off", "show", "prompt" (the cached
+    `label` replies without / with passages in the prompt) and "quote" (grounded answer where one is found, else the
+    cached reply without passages); the hold-out check of the quotes on the topic-out set; quote latency."""
+    global ENCODE
+    from medchat.answer_checks import check_answer, summarize_checks
+    from medchat.chat import reply_text
+    from medchat.evaluate import rouge_l
+    from medchat.knowledge.corpus import normalize_focus
+    from medchat.safety import clean_model_output, finalize_reply, triage
+
+    ENCODE = ENCODE or cached_encoder()
+    gens = {(g["set"], g["id"], g["model"], g["retrieval"]): g
+            for g in map(json.loads, cache.read_text().splitlines())}
+    tau = calibrate_fact_similarity(sets["blind"], ENCODE)["chosen"]
+    quoted = {name: {r["id"]: quoted_reply(r["question"], retriever) for r in sets[name]}
+              for name in ("blind", "medquad_topic_out")}
+    results: dict = {"fact_similarity": tau, "sets": {}, "holdout_check": {}}
+    for name in ("blind", "medquad_topic_out"):
+        table = {}
+        for mode in ("off", "show", "prompt", "quote"):
+            recalls, rouges, lengths, checks = [], [], [], []
+            for row in sets[name]:
+                level = triage(row["question"])
+                gen = gens[(name, row["id"], label, mode == "prompt")]
+                text = clean_model_output(gen["raw"])
+                final = finalize_reply(row["question"], text, level)
+                q = quoted[name][row["id"]]
+                if mode == "quote" and q["quotes"]:
+                    text, final = q["plain"], reply_text(q["messages"])
+                # "show" lists the passages under the model's reply: the reply's words are those of "off"
+                recalls.append(fact_recall(facts_of(row), text, tau, ENCODE))
+                rouges.append(rouge_l(text, row["reference"]))
+                lengths.append(len(text.split()))
+                checks.append(check_answer(row["question"], text, final))
+            summary = summarize_checks(checks)
+            table[mode] = {"n": len(recalls), "fact_recall": round(float(np.nanmean(recalls)), 3),
+                           "rougeL": round(float(np.mean(rouges)), 3),
+                           "length_words": round(float(np.mean(lengths)), 1),
+                           "repetition_rate": summary.get("repetition_rate"),
+                           "truncated_rate": summary.get("truncated_rate")}
+        table["quote"]["quoted_answers"] = sum(bool(q["quotes"]) for q in quoted[name].values())
+        table["quote"]["quotes_per_answer"] = round(float(np.mean(
+            [len(q["quotes"]) for q in quoted[name].values() if q["quotes"]] or [0])), 2)
+        results["sets"][name] = table
+    # Hold-out: a topic-out question's own answer, and every answer about its topic, are not in the index; the
+    # quotes must come from other topics' passages and must not repeat the reference answer's sentences.
+    own = same_topic = verbatim = 0
+    for row in sets["medquad_topic_out"]:
+        for quote in quoted["medquad_topic_out"][row["id"]]["quotes"]:
+            passage = quote.hit.passage
+            own += _h(passage.qid)[:8] == row["id"]
+            same_topic += normalize_focus(passage.focus) == normalize_focus(row["topic"])
+            verbatim += quote.text in row["reference"]
+    results["holdout_check"] = {"quotes": sum(len(q["quotes"]) for q in quoted["medquad_topic_out"].values()),
+                                "from_the_questions_own_answer": own, "from_the_same_topic": same_topic,
+                                "sentence_found_in_the_reference": verbatim}
+    timings = [q for name in quoted for q in quoted[name].values() if q["quotes"]]
+    assembly = [q["assembly_ms"] for q in timings]
+    total = [q["assembly_ms"] + q["search_ms"] for q in timings]
+    results["latency"] = {"n": len(timings), "assembly_ms_median": round(statistics.median(assembly), 1),
+                          "assembly_ms_p95": round(float(np.percentile(assembly, 95)), 1),
+                          "search_plus_assembly_ms_median": round(statistics.median(total), 1),
+                          "search_plus_assembly_ms_p95": round(float(np.percentile(total, 95)), 1),
+                          "load_average_1min": round(__import__("os").getloadavg()[0], 2),
+                          "torch_threads": _threads()}
+    return results, quoted
+
+
+def shown_text(messages: list[dict]) -> str:
+    """A reply as a reader of the chat sees it, for the review panel's plain text boxes: collapsed blocks under
+    their bold title, and the Markdown escapes of quoted trusted text resolved (links stay `[text](url)`)."""
+    parts = []
+    for message in messages:
+        content = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|~])", r"\1", message["content"])
+        content = content.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        title = (message.get("metadata") or {}).get("title")
+        parts.append(f"**{title}**\n\n{content}" if title else content)
+    return "\n\n".join(parts)
+
+
+def write_quote_ab(old_samples: Path, sets: dict, quoted: dict, out: Path, tau: float) -> None:
+    """The blind A/B of retrieval "quote": "base" = the shipped adapter without retrieval, exactly the replies (and
+    metrics) of `old_samples`; "finetuned" = the quote-mode reply to the same message as the chat shows it (no quote
+    found: the same model reply plus the "Read more from trusted sources" block saying none was found)."""
+    from medchat.answer_checks import check_answer
+    from medchat.chat import FURTHER_READING_TITLE
+    from medchat.evaluate import rouge_l
+    from medchat.knowledge import NO_SOURCE_NOTE
+    from medchat.safety import DISCLAIMER
+    from medchat.safety.saved_replies import strip_app_additions
+
+    rows = {r["id"]: r for r in sets["blind"]}
+    written, with_quotes = 0, 0
+    with out.open("w") as handle:
+        for line in old_samples.read_text().splitlines():
+            if not line.strip():
+                continue
+            sample = json.loads(line)
+            row, base = rows[sample["id"]], sample["replies"]["base"]
+            q = quoted["blind"][sample["id"]]
+            if q["quotes"]:
+                shown, text = shown_text(q["messages"]), q["plain"]
+                with_quotes += 1
+            else:
+                if not base.endswith(DISCLAIMER):
+                    raise ValueError(f"{old_samples}: item {sample['id']}: base reply does not end with the disclaimer")
+                shown = (f"{base[: -len(DISCLAIMER)]}**{FURTHER_READING_TITLE}**\n\n{NO_SOURCE_NOTE}\n\n"
+                         f"{DISCLAIMER}")
+                text = strip_app_additions(base)
+            sample["replies"] = {"base": base, "finetuned": shown}
+            sample["metrics"] = {"base": sample["metrics"]["base"],
+                                 "finetuned": {"fact_recall": fact_recall(facts_of(row), text, tau, ENCODE),
+                                               "rougeL": rouge_l(text, row["reference"]),
+                                               "length_words": len(text.split()),
+                                               "checks": check_answer(row["question"], text, shown)}}
+            handle.write(json.dumps(sample) + "\n")
+            written += 1
+    key = out.with_name(out.stem + "_key.json")
+    key.write_text(json.dumps({
+        "samples": out.name, "items": written,
+        "base": "shipped adapter (medchat/adapters/smollm2-medchat) WITHOUT retrieval: exactly the 'base' replies of "
+                f"{old_samples.name}",
+        "finetuned": "MEDCHAT_RETRIEVAL=quote (grounded answer): where the top-3 MedQuAD passages >= the similarity "
+                     "threshold have quotable sentences, 2-4 of them quoted verbatim under their source (title, "
+                     "origin, link, CC BY 4.0) between fixed framing (medchat/knowledge/data/grounded_answer.yaml), "
+                     "no model text; shown as the chat renders it (Markdown escapes resolved). "
+                     f"{with_quotes} of {written} items got a quoted answer; the others: the same model reply as "
+                     "base plus the 'no trusted source' line",
+        "generation": "base: greedy, max_new_tokens 160, app repetition controls, medchat.generation.generate_replies; "
+                      "finetuned: no generation where quoted (benchmarks/rag_eval.py quote)",
+    }, indent=2) + "\n")
+    print(f"wrote {written} A/B items ({with_quotes} quoted) to {out} (key: {key})")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("stage", choices=["retrieval", "generate", "score"])
+    parser.add_argument("stage", choices=["retrieval", "generate", "score", "quote"])
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--blind", required=True)
     parser.add_argument("--cache", type=Path, default=Path("rag_generations.jsonl"))
@@ -430,6 +590,8 @@ def main(argv=None) -> None:
     parser.add_argument("--ab_out", type=Path, default=None)
     parser.add_argument("--ab", default="adapter:none,adapter:rag",
                         help="the two conditions of the blind A/B: without retrieval, with retrieval")
+    parser.add_argument("--quote_ab_base", type=Path, default=None,
+                        help="quote: an earlier A/B samples.jsonl whose 'base' replies (no retrieval) are reused")
     parser.add_argument("--out", type=Path, default=RESULTS / "rag_eval.json")
     args = parser.parse_args(argv)
 
@@ -449,6 +611,12 @@ def main(argv=None) -> None:
         generate(sets, retriever, args.cache, args.max_new_tokens, args.batch_size, args.sets.split(","),
                  args.conditions.split(","), args.adapter, args.label)
         return
+    elif args.stage == "quote":
+        results["quote"], quoted = quote_report(sets, retriever, args.cache, args.label)
+        if args.ab_out is not None:
+            if args.quote_ab_base is None:
+                raise SystemExit("quote --ab_out needs --quote_ab_base (the A/B samples whose base replies are reused)")
+            write_quote_ab(args.quote_ab_base, sets, quoted, args.ab_out, results["quote"]["fact_similarity"])
     else:
         results["generation"] = score(sets, retriever, args.cache, args.ab_out, tuple(args.ab.split(",")))
         results["generation"]["settings"] = {"max_new_tokens": args.max_new_tokens, "greedy": True}

@@ -5,9 +5,12 @@
 A reply is a list of chat messages, each tagged in its metadata id with what it is (``"<kind>:<turn>"``):
 
     guidance    triage guidance (emergency, crisis, urgent), first, written by code
-    answer      the model's text, cleaned by the safety layer; the only assistant text that ever reaches the model
+    answer      the model's text, cleaned by the safety layer, or with retrieval "quote" and a trusted passage found,
+                the grounded answer: trusted sentences quoted verbatim under their attribution, in fixed framing
+                (``medchat.knowledge.grounded``; no model text); the only assistant text that ever reaches the model
     sources     trusted passages for the message (collapsible), when a retriever is wired: "Sources" when they were
-                in the model's prompt (retrieval "prompt"), "Read more from trusted sources" when they were not ("show")
+                in the model's prompt (retrieval "prompt"), "Read more from trusted sources" when they were not ("show",
+                and "quote" when nothing was quotable: the quoted answer carries its own attribution)
     disclaimer  the medical disclaimer, last, written by code
     notice      the app speaking: a refused message, an error, "could not produce an answer"
 
@@ -67,6 +70,9 @@ class Retriever(Protocol):
 
     def sources_markdown(self, passages: list[Any]) -> str:
         """Shown under the reply in a collapsible "Sources" block."""
+
+    def grounded_answer(self, text: str, passages: list[Any]) -> list[str]:
+        """Retrieval "quote": the reply's Markdown paragraphs quoting the passages; [] when nothing is quotable."""
 
 
 # --------------------------------------------------------------------------- chat messages (Gradio's format)
@@ -252,7 +258,7 @@ class ChatService:
             yield [notice(turn, str(exc))]
             return
         level = triage(text)
-        passages, context, searched = [], "", False
+        passages, context, searched, grounded = [], "", False, []
         in_prompt = self.settings.retrieval == "prompt"
         if self.retriever is not None and self.settings.retrieval != "off":
             try:  # a knowledge base that fails costs the sources, not the reply
@@ -262,6 +268,20 @@ class ChatService:
             except Exception:
                 logger.exception("Retrieval failed; answering without sources")
                 passages, context = [], ""
+            if self.settings.retrieval == "quote" and passages:
+                if level.guidance:  # urgent guidance shows at once, before the quotes are chosen (~1 s on a CPU)
+                    yield layout(turn, level, "")
+                try:  # a quote step that fails costs the quotes: the model answers, the passages are further reading
+                    grounded = self.retriever.grounded_answer(text, passages)
+                except Exception:
+                    logger.exception("Grounded answer failed; the model answers")
+        if grounded:  # the trusted text is the answer, streamed paragraph by paragraph; the model is not asked
+            from medchat.knowledge.grounded import grounded_texts
+
+            for shown in range(1, len(grounded) + 1):
+                yield layout(turn, level, "\n\n".join(grounded[:shown]),
+                             general_title=grounded_texts()["urgent_title"])
+            return
         settings = self.generation_settings(max_new_tokens, temperature, top_p)
         messages, context_used = self.model_messages(history, text, settings.max_new_tokens, context)
         # Sources the model was given are shown only if they fitted its prompt; further reading whenever searched.
@@ -309,13 +329,13 @@ def guidance_messages(turn: int, level: Triage) -> list[dict[str, Any]]:
     return [chat_message("guidance", turn, level.guidance.strip())] if level.guidance else []
 
 
-def layout(turn: int, level: Triage, body: str, sources: str = "",
-           sources_title: str = SOURCES_TITLE) -> list[dict[str, Any]]:
-    """Guidance, the model's text, sources, disclaimer. For emergency and crisis the guidance is the answer and the
-    model's text is shown collapsed, titled as general information."""
+def layout(turn: int, level: Triage, body: str, sources: str = "", sources_title: str = SOURCES_TITLE,
+           general_title: str = GENERAL_INFORMATION_TITLE) -> list[dict[str, Any]]:
+    """Guidance, the model's text (or the grounded answer), sources, disclaimer. For emergency and crisis the
+    guidance is the answer and the body is shown collapsed, titled as general information (`general_title`)."""
     out = guidance_messages(turn, level)
     if body:
-        title = GENERAL_INFORMATION_TITLE if level.level in URGENT_LEVELS else None
+        title = general_title if level.level in URGENT_LEVELS else None
         out.append(chat_message("answer", turn, body, title))
     if sources:
         out.append(chat_message("sources", turn, sources, sources_title))

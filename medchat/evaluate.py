@@ -84,15 +84,23 @@ def score_model(model, tokenizer, items: list[dict], settings, batch_size: int, 
 
     conversations = [item["messages"] for item in items]
     nll = reference_nll(model, tokenizer, conversations, batch_size=batch_size)
-    prompts = [[m for m in messages if m["role"] != "assistant"] for messages in conversations]
-    replies = []
+    # retrieval "quote": an item with a grounded answer is answered by it, as in the app; the model writes the rest
+    prompts = [[m for m in item["messages"] if m["role"] != "assistant"] for item in items if not item.get("grounded")]
+    generated = []
     for start in tqdm(range(0, len(prompts), batch_size), desc=f"generating ({label})", unit="batch"):
-        replies += generate_replies(model, tokenizer, prompts[start : start + batch_size], settings, batch_size)
+        generated += generate_replies(model, tokenizer, prompts[start : start + batch_size], settings, batch_size)
+    generated = iter(generated)
     rows = []
-    for item, nll_row, raw in zip(items, nll, replies):
-        text = clean_model_output(raw, tokenizer.all_special_tokens)
+    for item, nll_row in zip(items, nll):
         triage_result = triage(item["user_text"])
-        final = finalize_reply(item["user_text"], text, triage_result)
+        if item.get("grounded"):
+            from medchat.chat import layout, reply_text
+
+            text = item["grounded"]["plain"]
+            final = reply_text(layout(0, triage_result, item["grounded"]["markdown"]))
+        else:
+            text = clean_model_output(next(generated), tokenizer.all_special_tokens)
+            final = finalize_reply(item["user_text"], text, triage_result)
         rows.append({
             "reference_nll": nll_row["nll"],
             "reference_tokens": nll_row["tokens"],
@@ -229,11 +237,12 @@ def evaluation_settings(max_new_tokens: int = 256, temperature: float = 0.0, top
 def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None = 50, load_in_4bit=None,
              system_prompt: str | None = None, batch_size: int = 8, eval_fraction: float | None = None,
              settings=None, eval_max_rows: int | None = None, split_seed: int | None = None,
-             retrieval: bool = False) -> dict:
+             retrieval: bool | str = False) -> dict:
     """Load base+adapter once and evaluate held-out items from `data` (see `load_items`). For a file or Hub id the
     split is the one the adapter's recipe.yaml describes, where it has one; the arguments given override it. With
-    `retrieval`, each prompt carries the trusted passages retrieved for it, as the app gives them
-    (`medchat.knowledge`)."""
+    `retrieval` "prompt" (or True), each prompt carries the trusted passages retrieved for it, as the app gives them
+    (`medchat.knowledge`); with "quote", items with a trusted passage are answered by the grounded answer (quoted
+    trusted sentences, `medchat.knowledge.grounded`) under both models, as the app answers them."""
     from medchat.hub import load_recipe
     from medchat.modeling import DEFAULT_ADAPTER, describe, load_model_and_tokenizer
 
@@ -260,10 +269,19 @@ def evaluate(data, base_model=None, adapter=None, out="eval", limit: int | None 
     if not items:
         raise SystemExit("No held-out conversations to evaluate. For data the adapter was never trained on, "
                          "pass --eval_fraction 1.0 to score every row.")
-    if retrieval:
+    retrieval = {True: "prompt", False: "off", None: "off"}.get(retrieval, retrieval)
+    if retrieval == "prompt":
         from medchat.knowledge import add_retrieval_context
 
         items = add_retrieval_context(items)
+    elif retrieval == "quote":
+        from medchat.knowledge import add_grounded_answers
+
+        items = add_grounded_answers(items)
+        logger.info("retrieval quote: %d of %d items get a grounded answer", sum(bool(i.get("grounded")) for i in items),
+                    len(items))
+    elif retrieval != "off":
+        raise SystemExit(f"--retrieval {retrieval!r}: use off, prompt or quote.")
     model, tokenizer = load_model_and_tokenizer(base_model, adapter=adapter, load_in_4bit=load_in_4bit)
     settings = settings or evaluation_settings()
     return evaluate_loaded(model, tokenizer, items, settings, out, batch_size, describe(base_model, adapter),
@@ -369,8 +387,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no_repeat_ngram_size", type=int, default=None, help="default: the app's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--load_in_4bit", choices=["auto", "true", "false"], default="auto")
-    parser.add_argument("--retrieval", action="store_true",
-                        help="give each prompt the trusted passages retrieved for it (medchat.knowledge), as the app")
+    parser.add_argument("--retrieval", nargs="?", const="prompt", default="off", choices=["off", "prompt", "quote"],
+                        help="trusted passages as the app uses them (medchat.knowledge): 'prompt' (the flag alone) puts "
+                        "them in each prompt; 'quote' answers with quoted trusted sentences where a passage is found")
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(format="[%(name)s] %(message)s")

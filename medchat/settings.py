@@ -19,8 +19,14 @@ with one message that names the variable, the value and what is accepted. `app.p
     MEDCHAT_FAST_DECODE         0 = plain model.generate on a dedicated GPU (default: static cache + CUDA graph)
     MEDCHAT_RETRIEVAL           trusted NIH passages retrieved for each message: `show` (default) = listed under the
                                 reply as further reading, not given to the model; `prompt` (or 1) = also put in the
-                                model's prompt and shown as its Sources; `off` (or 0) = none. Why `show`: with the
-                                shipped adapter, passages in the prompt lost a blind review (README, Trusted sources)
+                                model's prompt and shown as its Sources; `quote` = a grounded answer: when a
+                                passage is found the reply quotes its most relevant sentences verbatim, attributed,
+                                instead of the model's text (medchat/knowledge/grounded.py); `off` (or 0) = none.
+                                Why `show`: with the shipped adapter, passages in the prompt lost a blind review
+                                (README, Trusted sources); `quote` raised key-fact recall on the blind lay questions
+                                (0.43 -> 0.51) but not on topic-out MedQuAD (0.466 -> 0.456), and its own blind
+                                review (/work/blind/rag_quote_ab_samples.jsonl) is not rated yet: it becomes the
+                                default only if that review prefers it with no rise in harmful flags
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ def _bool(env: Mapping[str, str], name: str) -> bool | None:
     raise SettingsError(f"{name}={value!r}: use 1/0 (or true/false, yes/no, on/off), or leave it unset.")
 
 
-RETRIEVAL_MODES = ("show", "prompt", "off")
+RETRIEVAL_MODES = ("show", "prompt", "quote", "off")
 
 
 def _retrieval_mode(env: Mapping[str, str]) -> str:
@@ -67,7 +73,7 @@ def _retrieval_mode(env: Mapping[str, str]) -> str:
                "0": "off", "false": "off", "no": "off"}
     mode = aliases.get(value, value)
     if mode not in RETRIEVAL_MODES:
-        raise SettingsError(f"MEDCHAT_RETRIEVAL={value!r}: use show (the default), prompt (or 1) or off (or 0).")
+        raise SettingsError(f"MEDCHAT_RETRIEVAL={value!r}: use show (the default), prompt (or 1), quote or off (or 0).")
     return mode
 
 

@@ -50,7 +50,8 @@ def test_a_bad_value_names_the_variable_and_what_to_set(name, value, says):
 
 def test_retrieval_shows_sources_by_default_and_takes_the_old_switch_values():
     assert AppSettings.from_env({"MEDCHAT_ADAPTER": ""}).retrieval == "show"
-    for value, mode in (("1", "prompt"), ("prompt", "prompt"), ("0", "off"), ("off", "off"), ("Show", "show")):
+    for value, mode in (("1", "prompt"), ("prompt", "prompt"), ("0", "off"), ("off", "off"), ("Show", "show"),
+                        ("quote", "quote")):
         assert AppSettings.from_env({"MEDCHAT_ADAPTER": "", "MEDCHAT_RETRIEVAL": value}).retrieval == mode
 
 

@@ -2,7 +2,9 @@
 
 - `corpus`: read and validate MedQuAD, cut answers into passages, the deterministic hold-out;
 - `index`: build (`python -m medchat.knowledge build`) and load the shipped index (numpy, int8 embeddings);
-- `retriever`: `Retriever.search(text)`, `.prompt_context(hits)`, `.sources_markdown(hits)` for the chat service.
+- `retriever`: `Retriever.search(text)`, `.prompt_context(hits)`, `.sources_markdown(hits)`, `.grounded_answer(text,
+  hits)` for the chat service;
+- `grounded`: retrieval "quote": trusted sentences chosen, quoted verbatim and attributed in fixed framing.
 """
 
 from medchat.knowledge.corpus import CorpusError, Passage
@@ -12,6 +14,7 @@ from medchat.knowledge.retriever import (
     NO_SOURCE_NOTE,
     Hit,
     Retriever,
+    add_grounded_answers,
     add_retrieval_context,
     default_retriever,
     system_with_context,
@@ -26,6 +29,7 @@ __all__ = [
     "NO_SOURCE_NOTE",
     "Passage",
     "Retriever",
+    "add_grounded_answers",
     "add_retrieval_context",
     "build_index",
     "default_retriever",

@@ -6,7 +6,9 @@ The chat service (and `medchat.evaluate --retrieval`) uses three duck-typed meth
 - ``prompt_context(hits) -> str``: the text added to the system prompt, within ``max_context_tokens``; with no hit it
   tells the model to say plainly that it has no trusted source;
 - ``sources_markdown(hits) -> str``: the "Sources" block shown under the reply (title, origin, link, licence), with
-  Markdown and HTML in passage titles escaped; with no hit, one line saying none was found.
+  Markdown and HTML in passage titles escaped; with no hit, one line saying none was found;
+- ``grounded_answer(text, hits) -> list[str]``: retrieval "quote": the reply's paragraphs, trusted sentences quoted
+  verbatim and attributed (`medchat.knowledge.grounded`); [] when there is nothing to quote.
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ def safe_url(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return quote(url, safe=":/?#[]@!$&'*+,;=%-._~")
+
+
+def attribution(hit: Hit) -> str:
+    """One source, escaped: **title**: origin · link · licence (the Sources block and grounded answers)."""
+    url = safe_url(hit.url)
+    link = f"[{escape_markdown(urlsplit(url).netloc)}]({url})" if url else "link unavailable"
+    return (f"**{escape_markdown(hit.title)}**: {escape_markdown(hit.origin)} · {link} · "
+            f"[{escape_markdown(hit.licence)}]({hit.licence_url})")
 
 
 class Retriever:
@@ -150,14 +160,21 @@ class Retriever:
         """Numbered sources with title, origin, link and licence; with no hit, `NO_SOURCE_NOTE`."""
         if not hits:
             return NO_SOURCE_NOTE
-        lines = []
-        for number, hit in enumerate(hits, 1):
-            title = escape_markdown(hit.title)
-            url = safe_url(hit.url)
-            link = f"[{escape_markdown(urlsplit(url).netloc)}]({url})" if url else "link unavailable"
-            lines.append(f"{number}. **{title}**: {escape_markdown(hit.origin)} · {link} · "
-                         f"[{escape_markdown(hit.licence)}]({hit.licence_url})")
-        return "\n".join(lines)
+        return "\n".join(f"{number}. {attribution(hit)}" for number, hit in enumerate(hits, 1))
+
+    def quotes(self, text: str, hits: list[Hit]) -> list:
+        """The sentences of `hits` a grounded answer quotes for `text` (`medchat.knowledge.grounded`); [] if none."""
+        from medchat.knowledge.grounded import select_quotes
+
+        return select_quotes(text, hits, self._encode) if hits else []
+
+    def grounded_answer(self, text: str, hits: list[Hit]) -> list[str]:
+        """The grounded answer to `text` as Markdown paragraphs (quoted, attributed, escaped, framed), or [] when
+        the hits have too few quotable sentences: then the model answers."""
+        from medchat.knowledge.grounded import grounded_markdown
+
+        quotes = self.quotes(text, hits)
+        return grounded_markdown(quotes, attribution, escape_markdown) if quotes else []
 
 
 def system_with_context(system_prompt: str | None, context: str) -> str:
@@ -179,6 +196,24 @@ def add_retrieval_context(rows: list[dict], retriever: Retriever | None = None, 
         else:
             messages.insert(0, {"role": "system", "content": context})
         out.append({**row, "messages": messages})
+    return out
+
+
+def add_grounded_answers(rows: list[dict], retriever: Retriever | None = None, progress: bool = True) -> list[dict]:
+    """Rows (`medchat.data` shape) whose first user turn gets a grounded answer (retrieval "quote") carry it as
+    ``grounded``: ``{"markdown": what the chat shows, "plain": the same words without Markdown}``; the others are
+    unchanged (the model answers them). What `medchat.evaluate --retrieval quote` scores in place of the reply."""
+    from medchat.knowledge.grounded import grounded_markdown, grounded_plain
+
+    retriever = retriever or default_retriever()
+    users = [next((m["content"] for m in row["messages"] if m["role"] == "user"), "") for row in rows]
+    out = []
+    for row, user, hits in zip(rows, users, retriever.search_many(users, progress=progress)):
+        quotes = retriever.quotes(user, hits)
+        if quotes:
+            row = {**row, "grounded": {"markdown": "\n\n".join(grounded_markdown(quotes, attribution, escape_markdown)),
+                                       "plain": grounded_plain(quotes)}}
+        out.append(row)
     return out
 
 
