@@ -469,8 +469,9 @@ def _sample_loop(model, dec: StaticDecoder, input_ids, attention_mask, *, max_ne
     unfinished = torch.ones(ids.shape[0], dtype=torch.bool, device=device)
     # Token t and the rows' finished flags reach the host through pinned buffers while the GPU already runs decode
     # step t+1: the streamer's work (tokenizer decode, the app's queue and thread) overlaps the GPU instead of
-    # stalling it between steps (the app streamed 7 % slower than a raw generate of the same tokens with the host
-    # read first; benchmarks/README.md). A reply ending on EOS pays one unused step.
+    # stalling it between steps (H200, 8B shape: the app streamed +0.4 to +6.9 % slower than a raw generate of the
+    # same tokens with the host read first, +1.3 / -1.0 % with the overlap; benchmarks/README.md). A reply ending on
+    # EOS pays one unused step.
     on_gpu = device.type == "cuda"
     host_tokens = torch.empty(ids.shape[0], dtype=torch.long, pin_memory=on_gpu)
     host_unfinished = torch.empty(ids.shape[0], dtype=torch.bool, pin_memory=on_gpu)

@@ -159,10 +159,11 @@ PASSAGES = [
 ]
 
 
-def test_by_default_trusted_sources_are_further_reading_not_prompt():
+def test_show_lists_trusted_sources_as_further_reading_not_prompt():
     backend, retriever = WordBackend(), KeywordRetriever(PASSAGES)
-    chunks = run(ChatService(backend, SETTINGS, retriever=retriever), "I have a headache with nausea")
-    assert SETTINGS.retrieval == "show" and retriever.searches == ["I have a headache with nausea"]
+    show = dataclasses.replace(SETTINGS, retrieval="show")
+    chunks = run(ChatService(backend, show, retriever=retriever), "I have a headache with nausea")
+    assert retriever.searches == ["I have a headache with nausea"]
     assert backend.calls[-1][0][0]["content"] == "You are medchat."  # the model gets no passage
     for chunk in chunks:
         assert [kind_of(m) for m in chunk] == ["answer", "sources", "disclaimer"]

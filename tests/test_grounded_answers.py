@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 
 import pytest
 
@@ -181,14 +180,6 @@ def test_framing_never_claims_to_be_a_doctor_and_sends_the_user_to_a_clinician()
         assert reply_body(texts[name]) == texts[name]  # the safety layer finds no doctor claim to remove
         assert not re.search(r"\bI(?: am|'m) (?:a |your )?(?:doctor|physician)\b", texts[name], re.I)
     assert re.search(r"\b(?:doctor|clinician)\b", texts["closing"]) and "your own case" in texts["closing"]
-
-
-def test_quote_assembly_is_quick(retriever):
-    retriever.grounded_answer(GOUT, retriever.search(GOUT))  # warm
-    start = time.perf_counter()
-    for _ in range(3):
-        retriever.grounded_answer(GOUT, retriever.search(GOUT))
-    assert (time.perf_counter() - start) / 3 < 2.0  # generous for a loaded 2-core CI machine
 
 
 def test_evaluate_quote_scores_the_grounded_answer_and_generates_only_the_rest(retriever, tiny_model_dir):

@@ -40,7 +40,7 @@ def test_values_are_typed():
     ("MEDCHAT_MAX_CONTEXT_TOKENS", "10", "at least 64"),
     ("MEDCHAT_LOAD_IN_4BIT", "maybe", "1/0"),
     ("MEDCHAT_FAST_DECODE", "2", "1/0"),
-    ("MEDCHAT_RETRIEVAL", "maybe", "show"),
+    ("MEDCHAT_RETRIEVAL", "maybe", "quote"),
 ])
 def test_a_bad_value_names_the_variable_and_what_to_set(name, value, says):
     with pytest.raises(SettingsError) as err:
@@ -48,8 +48,8 @@ def test_a_bad_value_names_the_variable_and_what_to_set(name, value, says):
     assert name in str(err.value) and value in str(err.value) and says in str(err.value)
 
 
-def test_retrieval_shows_sources_by_default_and_takes_the_old_switch_values():
-    assert AppSettings.from_env({"MEDCHAT_ADAPTER": ""}).retrieval == "show"
+def test_retrieval_quotes_trusted_sources_by_default_and_takes_the_old_switch_values():
+    assert AppSettings.from_env({"MEDCHAT_ADAPTER": ""}).retrieval == "quote" == AppSettings().retrieval
     for value, mode in (("1", "prompt"), ("prompt", "prompt"), ("0", "off"), ("off", "off"), ("Show", "show"),
                         ("quote", "quote")):
         assert AppSettings.from_env({"MEDCHAT_ADAPTER": "", "MEDCHAT_RETRIEVAL": value}).retrieval == mode

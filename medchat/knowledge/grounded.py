@@ -107,11 +107,15 @@ def select_quotes(question: str, hits: Sequence, encode: Callable) -> list[Quote
 
 
 def in_reading_order(quotes: list[Quote]) -> list[tuple[object, list[Quote]]]:
-    """Quotes grouped by source passage, the most relevant source first, each source's quotes in its own order."""
+    """Quotes grouped by source answer (the passages cut from one NIH answer share its `qid`: one heading, not one
+    per passage), the most relevant source first, each passage's quotes in its own order."""
     groups: dict[str, tuple[object, list[Quote]]] = {}
-    for quote in quotes:  # best first: the first quote of a passage fixes where its group goes
-        groups.setdefault(quote.hit.passage.id, (quote.hit, []))[1].append(quote)
-    return [(hit, sorted(group, key=lambda q: q.start)) for hit, group in groups.values()]
+    passage_rank: dict[str, int] = {}
+    for quote in quotes:  # best first: the first quote of an answer fixes where its group goes
+        groups.setdefault(quote.hit.passage.qid, (quote.hit, []))[1].append(quote)
+        passage_rank.setdefault(quote.hit.passage.id, len(passage_rank))
+    return [(hit, sorted(group, key=lambda q: (passage_rank[q.hit.passage.id], q.start)))
+            for hit, group in groups.values()]
 
 
 def grounded_markdown(quotes: list[Quote], attribution: Callable, escape: Callable,
