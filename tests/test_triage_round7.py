@@ -67,6 +67,7 @@ def test_an_overdose_taken_by_the_writer_gets_the_ambulance_and_the_crisis_lines
     "the crash wasn't anyone's fault, the road was icy, but my shoulder still hurts",
     "we gave the pram away, we won't need it now the kids are older",
     "moving abroad, so I gave my bike to my neighbour, I won't need it anymore",
+    "decluttering the attic and giving my old clothes to a charity shop, I won't need them anymore",
     "my gran has a prepaid funeral plan and chose her own funeral songs, she feels nothing but relief",
     "I shave my legs with the razor here in the bath, how do I stop the bumps",
     "I take 2 paracetamol a day for my knee, is that ok long term",

@@ -1257,7 +1257,8 @@ CONCEPTS = {
         r"accident|crash|collision|match|game|lost the|divorce|broke up|break up|weather|traffic", context=True),
     "need_ordinary": concept("ordinary context for wont_need",
         r"moving|move|abroad|retir\w*|outgrown|grew out|baby|pram|cot|maternity|kids|uni|university|house|flat|"
-        r"new one|upgrad\w*|diet|weight", context=True),
+        r"new one|upgrad\w*|diet|weight|clear\w* out|clearing|declutter\w*|charity|donat\w*|old (?:books|clothes|toys)|loft|"
+        r"attic|garage sale|car boot|ebay|vinted|sold|selling", context=True),
     "funeral_ordinary": concept("ordinary context for own_funeral",
         r"pre ?paid|prepay\w*|funeral plan (?:provider|company|cost)|insurance|when (?:im|i am) old|one day", context=True),
     "od_accident": concept("ordinary context for od_self_large",
