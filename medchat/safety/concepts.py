@@ -76,16 +76,20 @@ class Concept:
     # a general / conditional pattern ("whenever I'm stressed", "every time I eat strawberries") that
     # explains the match away -- unless the sentence says it is happening now (NOW)
     recurring: re.Pattern | None = None
+    # context for a rule's none_of only: matched as written (no negation / past / framing checks) and never noted
+    # as dropped (a dropped note makes engine.py ask the learned signal for a clear margin)
+    context: bool = False
 
 
 def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool = False,
-            recurring: str | None = None) -> Concept:
+            recurring: str | None = None, context: bool = False) -> Concept:
     return Concept(
         label,
         tuple(re.compile(rf"\b(?:{p})\b") for p in patterns),
         re.compile(rf"\b(?:{unless})\b") if unless else None,
         crisis,
         re.compile(rf"\b(?:{recurring})\b") if recurring else None,
+        context,
     )
 
 
@@ -823,12 +827,19 @@ CONCEPTS = {
         r"sick of (?:living|being alive)",
         rf"(?:sleep|asleep|wish|think\w* (?:about|of)|want|hope|pray\w*|rather){G4} (?:never|not) wak\w*(?: up)?",
         rf"(?:wish|want|hope|pray\w*|rather|long\w*){G5} (?:sleep|asleep){G3} forever",
+        # round 7 (988 Lifeline / Samaritans: talking about wanting to die in other words): "it would be easier to just
+        # not wake up", "something to help me sleep forever" (not "I could sleep forever after that shift")
+        r"(?:easier|better|nicer|simpler|more peaceful|kinder)(?: \w+){0,2} (?:to |if i )?(?:just )?(?:not|never|didnt) "
+        r"(?:wak\w*|woke)(?: up)?",
+        r"(?:help (?:me|him|her)|make (?:me|him|her)|something to|pills? to|tablets? to|ways? to|enough to) (?:\w+ ){0,2}"
+        r"(?:sleep|fall asleep) (?:forever|for ever|permanently|and (?:never|not) wake)",
         # plans: researching methods, a place and a way, goodbye notes
         rf"(?:look\w* (?:up|into)|research\w*|search\w*|googl\w*|read\w* (?:up )?(?:about|on)|find\w* out|watch\w* videos "
         rf"(?:on|about)){G2} (?:ways?|how|methods?){G2} to (?:die|end (?:it|things|my life|everything)|kill (?:myself|"
         r"yourself|oneself)|not wake up|overdose|hang|do it)(?!(?: \w+){0,2} (?:with|between))",
         r"(?:jump|jumping|throw (?:myself|himself|herself|themselves)|throwing (?:myself|himself|herself|themselves)) "
-        r"(?:off|from) (?:a |the |that |this )?(?:\w+ )?(?:bridge|building|roof|rooftop|balcony|tower|car park|multi storey)",
+        r"(?:off|from) (?:a |the |that |this )?(?:\w+ )?(?:bridge|building|roof|rooftop|balcony|tower|car park|multi storey|"
+        r"parking (?:garage|structure|deck|lot)|overpass|flyover|cliff)",
         r"(?:jump|jumping|throw \w+|step|stepping|walk|walking|lie|lying) (?:in front of|under) (?:a |the )?(?:\w+ )?"
         r"(?:train|trains|lorry|truck|bus|traffic|tube)",
         rf"(?:writ\w*|wrote|left|leaving|prepar\w*|draft\w*|record\w*){G3} (?:notes?|letters?|messages?|cards?|videos?)"
@@ -838,9 +849,11 @@ CONCEPTS = {
         r"(?:painless|easiest|quickest|fastest|best|quietest|surest) (?:way|ways|method|methods) to (?:die|end (?:it|my life|"
         r"things)|kill (?:myself|yourself|oneself))",
         r"how (?:to|do i|can i|could i|would i|should i) (?:die|kill myself|end my life|end it all)",
-        r"how (?:many|much) (?:\w+ ){0,3}(?:would it take|does it take|would kill|to take|till|until|before) "
-        r"(?:\w+ ){0,2}(?:kill|die|dead|overdose|end it|not wake up)",
+        r"how (?:many|much) (?:\w+ ){0,5}(?:would it take|does it take|would kill|to take|till|until|before) "
+        r"(?:\w+ ){0,2}(?:kill|die|dead|overdose|end it|not wake up|bleed out|stop (?:my|his|her|a) heart|be fatal|be lethal)",
         r"(?:have|made|got|making) a plan to (?:die|end|kill)",
+        r"(?:worked out|figured out|calculated|counted|googled|looked up) how (?:many|much)(?: \w+){0,5} (?:would be enough|"
+        r"would do it|it would take|would kill|i would need|to take to)",
         rf"(?:think\w*|thought){G3} (?:about|of) (?:how|ways?|the best way|the easiest way) to (?:end (?:it|things|my life|"
         r"everything)|die|kill (?:myself|himself|herself)|do it)(?!(?: \w+){0,2} (?:with|between))",
         # a method imagined: "think about just swerving into a tree", "stepping off the platform"
@@ -875,6 +888,17 @@ CONCEPTS = {
         rf"(?:scratch\w*|cut|cutting|burn\w*|hit\w*){G4} (?:till|until|so) (?:it|they|i) "
         r"(?:bled|bleeds|bleed|bleeding|blister\w*|bruise\w*)",
         r"(?:hurt|harm) (?:myself|himself|herself) on purpose",
+        # round 7 (NICE NG225: self-harm includes swallowing objects and injuring the skin by any means)
+        r"(?:scratch\w*|cut|cutting|burn\w*|hit\w*) (?:yourself|urself|themselves)(?: \w+){0,3} (?:till|until|so) (?:you|u|it|they) "
+        r"(?:bleed|bled|bleeds|bleeding|blister\w*|bruise\w*)",
+        r"(?:swallow\w*|eat\w*|ate)(?: \w+){0,3} (?:paperclips?|paper clips?|pins|needles|screws|nails|glass|razor blades?|"
+        r"batteries|magnets|coins)(?: \w+| ,){0,8} (?:when (?:im|i am|i get|i feel|hes|shes) (?:upset|stressed|sad|angry|low|"
+        r"anxious|overwhelmed)|to cope|to feel|on purpose|to punish)",
+        r"(?:hold\w*|held|press\w*|put\w*) (?:a |an |the )?(?:ice|lighters?|matches|cigarettes?|a lighter|hot \w+)(?: \w+){0,4} (?:on|against|"
+        r"to) (?:my|his|her) (?:skin|arms?|legs?|wrists?|hands?|thighs?)(?: \w+){0,3} (?:until|till) (?:it |they )?"
+        r"(?:blister|burn|bleed)\w*",
+        r"scrub\w* (?:my|his|her) (?:arms?|skin|legs?|wrists?) (?:\w+ )?with (?:a )?(?:wire brush|steel wool|bleach|sandpaper|"
+        r"a scourer)",
         crisis=True,
     ),
     # "hurt myself again" / "hitting myself when..." -- also said of sports injuries and accidents
@@ -902,7 +926,10 @@ CONCEPTS = {
     "pill_saving": concept(
         "saving up medicine",
         rf"(?:stockpil\w*|hoard\w*|stash\w*|sav\w* up|saved up|saving|collect\w*|squirrel\w* away|build\w* up|"
-        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid|saved){G2} {MEDICINES}",
+        rf"putting aside|put aside|set aside|keeping|kept|hiding|hid|saved|taking home|took home|bringing home|brought home|"
+        rf"stealing|stole|pocketing|pocketed){G2} (?:(?:vials?|boxes|packs?|bottles?|ampoules?) of )?{MEDICINES}",
+        r"(?:saved|saving|stockpiled|kept|hoarded|stashed) (?:up )?(?:a|two|three|four|six|\d+) (?:weeks?|months?) "
+        r"(?:worth|supply)",
         # practical reasons (measured: "saving my pills so I don't run out on holiday" is a look-alike)
         unless=r"run out|running out|holiday|trip|travel\w*|abroad|flight|dispos\w*|expir\w*|spare|pharmacy|chemist|"
         r"cheaper|on offer|prescription (?:runs|ran)",
@@ -949,6 +976,8 @@ CONCEPTS = {
         r"(?:want|wish|need) (?:it|everything|this|the pain|it all) (?:all )?to (?:stop|end|be over)"
         r"(?: forever| for good| permanently)",
         r"(?:wants?|wish\w*|need) to (?:just )?(?:disappear|vanish)|(?:want|wish) everything to (?:stop|end)",
+        r"(?:want|wanted|wanting|wish|wished|need|needed)(?: \w+)? (?:it all|all of it|everything|the whole thing) to "
+        r"(?:just )?(?:stop|end|be over|go away)",
         r"(?:be|being|just be) done with (?:it all|all of it|everything|life|living|all this)(?! \w)",
         crisis=True,
     ),
@@ -1114,4 +1143,125 @@ CONCEPTS = {
         crisis=True,
     ),
     "lethal_dose": concept("asks about a lethal dose", r"(?:lethal|fatal|deadly) (?:dose|amount)", crisis=True),
+    # --- round 7: a crisis told with no crisis word (988 Lifeline "know the signs", Samaritans, NICE NG225): the means
+    # at hand, a note that nobody is to blame, belongings given away "I won't need them", a funeral of one's own
+    "means_here": concept(
+        "the means at hand",
+        r"(?:have|got|holding|with|bought|ready|keep|kept|looking at|staring at|looked at|sitting with|laid out|lined up|"
+        r"counted out|got out)(?: \w+){0,2} (?:the |a |my |all the |all my )?(?:razors?|blades?|ropes?|noose|pills|tablets|"
+        r"gun|knife|belt|cord|pesticide|weed ?killer|sleeping pills|painkillers)"
+        r"(?: \w+){0,3} (?:here|ready|next to me|in my hand|with me|in front of me|in the garage|in the shed|upstairs|"
+        r"a lot|all the time|again|on the (?:table|bed|side))",
+        r"(?:razors?|blades?|ropes?|noose|pills|tablets|knife|gun) (?:is |are )?(?:here|ready|next to me|in my hand|in front of "
+        r"me|laid out|lined up|counted out)",
+        r"(?:ran|run|running|filled) (?:a|the|myself a) bath(?: \w+| ,){0,5} (?:razors?|blades?|knife|pills|tablets|toaster|"
+        r"hairdryer)",
+        crisis=True,
+    ),
+    "no_blame": concept(
+        "says it is nobody's fault",
+        r"(?:it )?(?:wasnt|isnt|was not|is not|its not|not|will not be|wont be) (?:anyones|anybodys|your|yours|their|"
+        r"(?:my|his|her) (?:mums|moms|dads|familys|parents|wifes|husbands)) fault",
+        r"(?:nobody|no one|noone) is to blame|dont blame (?:yourself|yourselves|anyone|mum|dad)",
+        crisis=True,
+    ),
+    "say_goodbye": concept(
+        "a last message",
+        r"(?:just )?(?:want|wanted|needed) (?:to |someone to )?(?:say|tell (?:you|them|someone|everyone)|know)(?: \w+){0,2} "
+        r"(?:goodbye|bye|i love (?:you|them)|sorry|thank you for everything|thanks for everything|it wasnt|it isnt|its not)",
+        r"(?:tell|give) (?:my|him|her|them) (?:\w+ )?(?:i love (?:them|him|her|you)|my love)",
+        crisis=True,
+    ),
+    "wont_need": concept(
+        "won't need things any more",
+        r"(?:i|ill|i will|im|she|he|shell|hell|they|says? (?:she|he)|said (?:she|he)) (?:\w+ ){0,2}(?:wont|will not|wouldnt|"
+        r"dont|not going to) (?:need|be needing|be using|have any use for) (?:them|it|these|those|this|any of (?:it|this|"
+        r"them|that)|(?:my|his|her) \w+)(?: \w+){0,2} (?:anymore|any more|where (?:im|hes|shes|i am) going|after "
+        r"(?:tonight|this|today|next week|this week|sunday|friday)|now)",
+        crisis=True,
+    ),
+    "gave_things": concept(
+        "giving belongings away",
+        r"(?:gave|given|giving|gives|handed|handing|shared|sharing|divided|dividing|left)(?: \w+){0,4} (?:away|out)",
+        r"(?:gave|given|giving|gives) (?:all |most of |lots of )?(?:my|his|her|their) (?:\w+ )?(?:jewel\w*|rings?|watch|"
+        r"things|stuff|belongings|possessions|clothes|books|savings|money|pets?|tools|guitars?|bikes?|cars?|collection|"
+        r"records|games|console|camera)",
+        crisis=True,
+    ),
+    "own_funeral": concept(
+        "planning their own funeral",
+        r"(?:playlist|songs?|music|readings?|poems?) for (?:my|his|her) (?:own )?funeral|"
+        r"(?:plan\w*|arrang\w*|chose|chosen|pick\w*) (?:my|his|her) own funeral|(?:my|his|her) funeral (?:playlist|songs)",
+        crisis=True,
+    ),
+    "withdrawn": concept(
+        "withdrawn / feels nothing",
+        r"feel\w* nothing|(?:feel|am|im|been) (?:so |completely |totally )?(?:numb|empty)(?! (?:hands?|feet|fingers?|toes?|"
+        r"legs?|arms?|lips?|face|tongue))|(?:stopped|stop|not|no longer) (?:seeing|talking to|texting|replying to|going out "
+        r"with) (?:people|anyone|friends|everyone|anybody)",
+        crisis=True,
+    ),
+    "od_on_purpose": concept(
+        "took it on purpose",
+        r"on purpose|deliberately|intentionally|because i (?:wanted|want) (?:to die|it all to|everything to|to sleep|to not|"
+        r"to end|it to)|(?:wanted|want) to (?:die|not wake up|never wake up|sleep forever|end it|be dead)",
+        crisis=True,
+    ),
+    # a large overdose told in the first person ("I took about 30 paracetamol", "swallowed my whole strip of sertraline"):
+    # an emergency first, and the crisis lines too (NICE NG225: assess intent after any self-poisoning)
+    "od_self_large": concept(
+        "a large overdose they took themselves",
+        rf"(?:^|i |ive |i have |i just |just |and )(?:\w+ ){{0,2}}(?:took|taken|swallowed|downed|necked|had|ate|chugged)"
+        rf"(?: \w+){{0,2}} (?:about |like |around |maybe |over |nearly |almost |at least )?(?:[1-9]\d|a whole|the whole|my whole|"
+        rf"an entire|the entire|all (?:of )?(?:my|the|her|his)|a bunch of|loads of|a handful of|a load of|half (?:a|the) "
+        rf"(?:bottle|box|pack|packet) of|twenty|thirty|forty|fifty)(?: \w+){{0,3}} (?:{MEDICINES}|strips?|packets?|"
+        rf"bottles?|boxes|box|packs?|sertraline|citalopram|fluoxetine|amitriptyline|codeine|tramadol|co ?codamol|warfarin|"
+        rf"diazepam|zopiclone|propranolol|lithium|quetiapine)",
+        crisis=True,
+    ),
+    # a relative telling of a plan: "he told me he's sorted it and the life insurance will cover the mortgage"
+    # medicine collected that is not for them: "taking home vials of insulin, I don't have diabetes"
+    "not_for_me": concept(
+        "medicine that is not theirs",
+        r"(?:i|he|she) (?:dont|doesnt|do not|does not) (?:have|even have|need) (?:diabetes|a prescription|pain|epilepsy|"
+        r"(?:a |any )?(?:heart|blood pressure) (?:problem|condition))|(?:not|never) prescribed (?:to|for) (?:me|him|her)|"
+        r"(?:theyre|they are|its|it is) not (?:mine|for me|prescribed)",
+        crisis=True,
+    ),
+    "insurance_cover": concept(
+        "says the insurance will cover it / it is sorted",
+        r"life insurance (?:will|would|should|can|is going to) (?:cover|pay|sort|take care of)|"
+        r"(?:told|tells|said|says|saying)(?: \w+){0,3} (?:hes|shes|its|it is|theyve|he has|she has|ive) (?:all )?"
+        r"(?:sorted it|sorted everything|taken care of (?:it|everything)|all sorted|going to be over)",
+        crisis=True,
+    ),
+    "locked_in": concept(
+        "locked themselves in",
+        r"(?:locked|locking|locks) (?:himself|herself|themselves|myself) in|(?:gone|went|go) (?:in|into|to) the (?:garage|shed|"
+        r"bathroom|loft|attic|car)(?: \w+){0,2} (?:and )?(?:locked|locking|wont (?:come out|open)|shut the door)",
+        crisis=True,
+    ),
+    "sudden_calm": concept(
+        "suddenly calm",
+        r"(?:suddenly|since then|ever since|weirdly|strangely|oddly|now) (?:\w+ ){0,3}(?:so |really |very |oddly |strangely "
+        r"|almost )?(?:calm|peaceful|at peace|cheerful|serene|relieved)",
+        crisis=True,
+    ),
+    # ordinary life that sets the round-7 signs aside (rules none_of, not `unless`: an `unless` adds "explained by
+    # context" to the dropped notes, which makes engine.py ask the learned signal for a clear margin; measured: the
+    # accidental staggered paracetamol overdose of dev set C lost its emergency that way)
+    "means_ordinary": concept("ordinary context for means_here",
+        r"shav\w*|legs|beard|barber|cooking|kitchen|climb\w*|dog lead|camping|boat|sailing|pills? (?:for|with) "
+        r"(?:my|the) (?:cold|headache|flu)", context=True),
+    "blame_ordinary": concept("ordinary context for no_blame",
+        r"accident|crash|collision|match|game|lost the|divorce|broke up|break up|weather|traffic", context=True),
+    "need_ordinary": concept("ordinary context for wont_need",
+        r"moving|move|abroad|retir\w*|outgrown|grew out|baby|pram|cot|maternity|kids|uni|university|house|flat|"
+        r"new one|upgrad\w*|diet|weight|clear\w* out|clearing|declutter\w*|charity|donat\w*|old (?:books|clothes|toys)|loft|"
+        r"attic|garage sale|car boot|ebay|vinted|sold|selling", context=True),
+    "funeral_ordinary": concept("ordinary context for own_funeral",
+        r"pre ?paid|prepay\w*|funeral plan (?:provider|company|cost)|insurance|when (?:im|i am) old|one day", context=True),
+    "od_accident": concept("ordinary context for od_self_large",
+        r"accident\w*|by mistake|forgot|double dose|over (?:a|the|two|three|\d+) (?:days|weeks|months)|"
+        r"(?:a|per|each|every) (?:day|week|month)|prescribed|course of|vitamins", context=True),
 }

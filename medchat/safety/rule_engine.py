@@ -200,6 +200,9 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
         for name, c in CONCEPTS.items():
             for pattern in c.patterns:
                 for m in pattern.finditer(s):
+                    if c.context:
+                        found.setdefault(name, m.group(0))
+                        break
                     why = None
                     if _negated(s, m.start()):
                         why = "negated"

@@ -105,6 +105,8 @@ RULES = [
     # poisoning / overdose
     Rule(E, "possible poisoning or overdose", all_of=("ingested",), any_of=("toxic", "dose_big"), tip="poison"),
     Rule(E, "overdose", all_of=("od_act",), tip="poison"),
+    # "I took about 30 paracetamol", "swallowed my whole strip of sertraline" (the crisis rule below adds the lines)
+    Rule(E, "possible overdose", all_of=("od_self_large",), none_of=("od_accident",), tip="poison"),
     Rule(E, "a child may have swallowed medicine or chemicals", all_of=("child",),
          any_of=(("child_ingested", "ingest_act"), ("toxic", "adult_meds")), at_least=2, tip="poison"),
     # burns
@@ -143,6 +145,24 @@ RULES = [
     Rule(C, "saving up medicine, with despair", all_of=("pill_saving",),
          any_of=("cant_live", "hopeless", "cant_go_on", "burden", "want_it_to_stop")),
     Rule(C, "thinking of taking an overdose", all_of=("od_intent", "dose_big")),
+    # round 7: the crisis told with no crisis word
+    Rule(C, "the means at hand, with a last message", all_of=("means_here",),
+         any_of=("no_blame", "say_goodbye", "sorry_all", "hopeless", "burden", "want_it_to_stop", "cant_go_on", "cant_live"),
+         none_of=("means_ordinary",)),
+    Rule(C, "a goodbye note", all_of=("no_blame",), any_of=("say_goodbye", "sorry_all", "unreachable", "farewell"),
+         none_of=("blame_ordinary",)),
+    Rule(C, "giving things away: won't need them", all_of=("wont_need",), any_of=("gave_things", "giving_away"),
+         none_of=("need_ordinary",)),
+    Rule(C, "planning their own funeral, withdrawn", all_of=("own_funeral",),
+         any_of=("withdrawn", "self_neglect", "hopeless", "burden", "want_it_to_stop", "cant_go_on", "cant_live"),
+         none_of=("funeral_ordinary",)),
+    Rule(C, "putting affairs in order, suddenly calm", all_of=("affairs", "sudden_calm")),
+    Rule(C, "an overdose taken on purpose", all_of=("od_on_purpose",), any_of=(("ingested", "od_act", "od_self_large"),)),
+    Rule(C, "an overdose taken on purpose", all_of=("want_it_to_stop",), any_of=(("ingested", "od_act", "od_self_large"),)),
+    Rule(C, "a large overdose", all_of=("od_self_large",), none_of=("od_accident",)),
+    Rule(C, "collecting medicine that is not theirs", all_of=("pill_saving", "not_for_me")),
+    Rule(C, "a plan told to a relative", all_of=("insurance_cover",),
+         any_of=("locked_in", "unreachable", "hopeless", "affairs", "farewell", "sorry_all")),
     Rule(C, "signs of hopelessness", any_of=("cant_go_on", "want_it_to_stop", "burden", "hopeless", "lethal_dose"), at_least=2),
     # urgent: see a doctor within 24 hours
     Rule(U, "chest pain", all_of=("chest_pain",), none_of=("msk",)),
