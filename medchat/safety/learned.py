@@ -108,6 +108,18 @@ def segments(text: str) -> list[str]:
     return [text] + [m for m in merged if m != text]
 
 
+def build_command(argv, prog: str, doc: str, made: str, build) -> int:
+    """`python -m PROG --build`: remake one precomputed file of the exemplars (`made`) with `build()` and print
+    where it went (the second encoder's matrix and the linear heads share this command line)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    ap.add_argument("--build", action="store_true", help=f"remake {made}")
+    if ap.parse_args(argv).build:
+        print(build())
+    return 0
+
+
 def rows_hash(rows) -> str:
     """What a precomputed file of the exemplars (e5 matrix, linear heads) was made from: stale when this changes."""
     h = hashlib.sha256()

@@ -16,7 +16,6 @@ tests/test_triage_round6.py fails on it. Scoring is one small matrix product (nu
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import tempfile
@@ -101,12 +100,9 @@ def build(path: Path = HEADS_FILE) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m medchat.safety.linear", description=__doc__.split("\n")[0])
-    ap.add_argument("--build", action="store_true", help=f"fit the heads into {HEADS_FILE.name}")
-    a = ap.parse_args(argv)
-    if a.build:
-        print(build())
-    return 0
+    from medchat.safety.learned import build_command
+
+    return build_command(argv, "python -m medchat.safety.linear", __doc__, f"{HEADS_FILE.name} (fit the heads)", build)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ If the package is missing or broken, `available()` is False, triage runs as befo
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import tempfile
@@ -121,12 +120,8 @@ def score(text: str) -> learned.Signal | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m medchat.safety.second_encoder", description=__doc__.split("\n")[0])
-    ap.add_argument("--build", action="store_true", help=f"embed the exemplars into {MATRIX_FILE.name}")
-    a = ap.parse_args(argv)
-    if a.build:
-        print(build())
-    return 0
+    return learned.build_command(argv, "python -m medchat.safety.second_encoder", __doc__,
+                                 f"{MATRIX_FILE.name} (embed the exemplars)", build)
 
 
 if __name__ == "__main__":
