@@ -151,3 +151,8 @@ def replace_stream(monkeypatch, app, reply: str | None = None, on_call=None) -> 
 
     monkeypatch.setattr(app, "stream_reply", stream)
 
+
+def shows_crisis_lines(guidance: str) -> bool:
+    """The crisis lines (`medchat.safety.texts.CRISIS_GUIDANCE`) are in a triage guidance: a crisis shows them, and
+    an emergency with a crisis vote shows them after the ambulance."""
+    return "988" in guidance

