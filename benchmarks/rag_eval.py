@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -186,7 +187,7 @@ def latency_report(retriever, queries: list[str]) -> dict:
     out = {"n": len(times), "search_ms_median": round(statistics.median(times), 2),
            "search_ms_p95": round(float(np.percentile(times, 95)), 2),
            "search_cpu_ms_median": round(statistics.median(cpu), 2), "torch_threads": _threads(),
-           "load_average_1min": round(__import__("os").getloadavg()[0], 2),
+           "load_average_1min": round(os.getloadavg()[0], 2),
            "numpy_topk_ms_median": round(statistics.median(search_np), 3), "passages": len(vectors)}
     try:
         import faiss
@@ -423,19 +424,17 @@ def write_ab(rows: list[dict], finals: dict, retriever, passages: dict, out: Pat
 def quoted_reply(question: str, retriever) -> dict:
     """What retrieval "quote" answers: the grounded answer where the retriever finds quotable trusted sentences
     (plain text for scoring, the chat's messages for display), else None (the model answers, as with "show")."""
-    from medchat.chat import layout
-    from medchat.knowledge.grounded import grounded_markdown, grounded_plain, grounded_texts
-    from medchat.knowledge.retriever import attribution, escape_markdown
+    from medchat.chat import grounded_layout
+    from medchat.knowledge.grounded import grounded_plain
     from medchat.safety import triage
 
     start = time.perf_counter()
     hits = retriever.search(question)
     searched = time.perf_counter()
     quotes = retriever.quotes(question, hits)
-    paragraphs = grounded_markdown(quotes, attribution, escape_markdown) if quotes else []
+    paragraphs = retriever.quoted_paragraphs(quotes)
     done = time.perf_counter()
-    messages = layout(0, triage(question), "\n\n".join(paragraphs),
-                      general_title=grounded_texts()["urgent_title"]) if quotes else None
+    messages = grounded_layout(0, triage(question), "\n\n".join(paragraphs)) if quotes else None
     return {"hits": hits, "quotes": quotes, "plain": grounded_plain(quotes) if quotes else None, "messages": messages,
             "search_ms": (searched - start) * 1000, "assembly_ms": (done - searched) * 1000}
 
@@ -504,7 +503,7 @@ def quote_report(sets: dict, retriever, cache: Path, label: str = "adapter") -> 
                           "assembly_ms_p95": round(float(np.percentile(assembly, 95)), 1),
                           "search_plus_assembly_ms_median": round(statistics.median(total), 1),
                           "search_plus_assembly_ms_p95": round(float(np.percentile(total, 95)), 1),
-                          "load_average_1min": round(__import__("os").getloadavg()[0], 2),
+                          "load_average_1min": round(os.getloadavg()[0], 2),
                           "torch_threads": _threads()}
     return results, quoted
 

@@ -276,11 +276,8 @@ class ChatService:
                 except Exception:
                     logger.exception("Grounded answer failed; the model answers")
         if grounded:  # the trusted text is the answer, streamed paragraph by paragraph; the model is not asked
-            from medchat.knowledge.grounded import grounded_texts
-
             for shown in range(1, len(grounded) + 1):
-                yield layout(turn, level, "\n\n".join(grounded[:shown]),
-                             general_title=grounded_texts()["urgent_title"])
+                yield grounded_layout(turn, level, "\n\n".join(grounded[:shown]))
             return
         settings = self.generation_settings(max_new_tokens, temperature, top_p)
         messages, context_used = self.model_messages(history, text, settings.max_new_tokens, context)
@@ -327,6 +324,14 @@ def notice(turn: int, text: str) -> dict[str, Any]:
 
 def guidance_messages(turn: int, level: Triage) -> list[dict[str, Any]]:
     return [chat_message("guidance", turn, level.guidance.strip())] if level.guidance else []
+
+
+def grounded_layout(turn: int, level: Triage, answer: str) -> list[dict[str, Any]]:
+    """A grounded answer (retrieval "quote") laid out as a reply: guidance, the quoted answer (collapsed under the
+    grounded answer's own title for an emergency or crisis), disclaimer. The chat and `medchat.evaluate` use it."""
+    from medchat.knowledge.grounded import grounded_texts
+
+    return layout(turn, level, answer, general_title=grounded_texts()["urgent_title"])
 
 
 def layout(turn: int, level: Triage, body: str, sources: str = "", sources_title: str = SOURCES_TITLE,

@@ -94,10 +94,10 @@ def score_model(model, tokenizer, items: list[dict], settings, batch_size: int, 
     for item, nll_row in zip(items, nll):
         triage_result = triage(item["user_text"])
         if item.get("grounded"):
-            from medchat.chat import layout, reply_text
+            from medchat.chat import grounded_layout, reply_text
 
             text = item["grounded"]["plain"]
-            final = reply_text(layout(0, triage_result, item["grounded"]["markdown"]))
+            final = reply_text(grounded_layout(0, triage_result, item["grounded"]["markdown"]))
         else:
             text = clean_model_output(next(generated), tokenizer.all_special_tokens)
             final = finalize_reply(item["user_text"], text, triage_result)

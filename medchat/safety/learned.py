@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -106,6 +108,18 @@ def segments(text: str) -> list[str]:
         else:
             merged.append(p)
     return [text] + [m for m in merged if m != text]
+
+
+def save_exemplar_file(path: Path, rows, **arrays) -> Path:
+    """Write a precomputed file of the exemplars (npz) stamped with `rows_hash(rows)`, atomically: a reader never
+    sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    os.close(fd)
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, rows_hash=np.array(rows_hash(rows)), **arrays)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the file ships with the package
+    os.replace(tmp, path)
+    return path
 
 
 def build_command(argv, prog: str, doc: str, made: str, build) -> int:

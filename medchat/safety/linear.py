@@ -17,8 +17,6 @@ tests/test_triage_round6.py fails on it. Scoring is one small matrix product (nu
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,18 +83,12 @@ def build(path: Path = HEADS_FILE) -> Path:
     from medchat.safety import learned, second_encoder
 
     rows = learned.exemplars()
-    arrays = {"rows_hash": np.array(second_encoder.rows_hash(rows))}
+    arrays = {}
     for name, model in (("use", learned.NearestExemplars(learned._load_encoder(), rows)),
                         ("e5", second_encoder.exemplar_model(rows))):
         head = fit(model.matrix, model.levels)
         arrays[f"{name}_coef"], arrays[f"{name}_intercept"] = head.coef, head.intercept
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; the file ships with the package
-    os.replace(tmp, path)
-    return path
+    return learned.save_exemplar_file(path, rows, **arrays)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,8 +15,6 @@ If the package is missing or broken, `available()` is False, triage runs as befo
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -56,13 +54,7 @@ def build(path: Path = MATRIX_FILE) -> Path:
     rows = learned.exemplars()
     enc = _QueryEncoder(_load_e5())
     matrix = np.asarray(enc.encode([r[0] for r in rows]), dtype=np.float16)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, matrix=matrix, rows_hash=np.array(rows_hash(rows)))
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; the file ships with the package
-    os.replace(tmp, path)
-    return path
+    return learned.save_exemplar_file(path, rows, matrix=matrix)
 
 
 def stored_hash(path: Path = MATRIX_FILE) -> str:
