@@ -477,6 +477,9 @@ def with_synthetic_adapter(model, args, cfg):
                 a_std = 1 / math.sqrt(3 * cfg["hidden_size"])
                 std = args.lora_delta * 0.02 / (2 * math.sqrt(fan_in) * a_std)
                 p.copy_(torch.randn(p.shape, generator=gen).to(p.dtype) * std)
+    from medchat.modeling import adapter_to_dtype
+
+    adapter_to_dtype(peft_model, next(model.parameters()).dtype)  # as medchat.modeling loads an adapter to serve
     return peft_model.eval()
 
 

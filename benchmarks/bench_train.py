@@ -130,13 +130,16 @@ def run_child(row: dict, args) -> dict:
                           max_steps=args.warmup + steps, cuda=cuda)
     levers = MedchatArguments(attn_implementation=medchat.get("attn_implementation"),
                               checkpoint_layers=medchat.get("checkpoint_layers"),
+                              compile_layers=bool(medchat.get("compile_layers")),
+                              fuse_lora=bool(medchat.get("fuse_lora")),
                               gpu_memory_gib=medchat.get("gpu_memory_gib"))
     callbacks = speed_levers(levers, sft_args)  # what python -m train applies; may turn levers off (logged)
     result["levers_applied"] = {"attn_implementation": levers.attn_implementation,
                                 "use_liger_kernel": bool(sft_args.use_liger_kernel),
                                 "activation_offloading": bool(sft_args.activation_offloading),
                                 "gradient_checkpointing": bool(sft_args.gradient_checkpointing),
-                                "checkpoint_layers": levers.checkpoint_layers}
+                                "checkpoint_layers": levers.checkpoint_layers,
+                                "compile_layers": levers.compile_layers, "fuse_lora": levers.fuse_lora}
     t0 = time.perf_counter()
     model = build_random_4bit_model(cfg, device)
     prepare_tokenizer(tokenizer, model)

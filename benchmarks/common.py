@@ -50,7 +50,7 @@ SEED_LORA = {"lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.05}
 MEDCHAT_KEYS = {
     "base_model", "adapter", "load_in_4bit", "attn_implementation", "lora_r", "lora_alpha", "lora_dropout",
     "lora_target_modules", "resume", "final_eval_limit", "final_eval_max_new_tokens", "hub_private",
-    "checkpoint_layers", "gpu_memory_gib",
+    "checkpoint_layers", "gpu_memory_gib", "compile_layers", "fuse_lora",
 }
 # SFTConfig keys a benchmark always sets itself.
 RUN_KEYS = {

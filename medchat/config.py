@@ -47,6 +47,14 @@ class MedchatArguments:
         metadata={"help": "With gradient_checkpointing: recompute only the first N decoder layers (None = all). "
                   "Fewer recomputed layers are faster and hold more activations."},
     )
+    compile_layers: bool = field(
+        default=False,
+        metadata={"help": "Compile each decoder layer with torch.compile (regional compilation) when training starts."},
+    )
+    fuse_lora: bool = field(
+        default=False,
+        metadata={"help": "q/k/v and gate/up read the same input: run their LoRA A matrices as one matmul each."},
+    )
     gpu_memory_gib: float | None = field(
         default=None,
         metadata={"help": "GPU memory the recipe is made for (its measured peak stays under it); python -m train "

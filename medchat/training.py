@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import importlib.util
 import json
 import logging
@@ -211,9 +212,7 @@ def check_assistant_masks(tokenizer, dataset, rows: int = 8) -> None:
 def checkpoint_only_first_layers(model, n: int) -> int:
     """Keep activation recomputation (gradient checkpointing) on the first `n` decoder layers only; returns how many
     layers recompute. The other layers keep their activations: faster, more memory (the 24 GiB recipe)."""
-    from transformers.modeling_layers import GradientCheckpointingLayer
-
-    layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+    layers = decoder_layers(model)
     for index, layer in enumerate(layers):
         layer.gradient_checkpointing = bool(layer.gradient_checkpointing) and index < n
     return sum(bool(layer.gradient_checkpointing) for layer in layers)
@@ -234,6 +233,79 @@ class CheckpointFirstLayers(TrainerCallback):
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         checkpoint_only_first_layers(model, self.n)
+
+
+def decoder_layers(model) -> list:
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
+class SharedInputLoRA:
+    """`fuse_lora: true`: peft LoRA layers that read the same input (q/k/v, gate/up) compute `x @ A^T` as one matmul
+    over their A matrices stacked, then each its own B; the base projections are untouched. Falls back to peft's own
+    forward whenever that would differ (adapter disabled or merged, several adapters, dropout)."""
+
+    GROUPS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))
+
+    def __init__(self, members: list):
+        self.members = members
+        self.x = self.parts = None
+        for index, member in enumerate(members):
+            member.forward = functools.partial(self.forward, index)
+
+    @classmethod
+    def install(cls, model) -> int:
+        from peft.tuners.lora import LoraLayer  # plain and 4-bit (bitsandbytes) projections alike
+
+        groups = 0
+        for module in model.modules():
+            for names in cls.GROUPS:
+                members = [getattr(module, name, None) for name in names]
+                if all(isinstance(m, LoraLayer) and isinstance(m, torch.nn.Module) for m in members):
+                    cls(members)
+                    groups += 1
+        return groups
+
+    def _plain(self, member) -> bool:
+        if member.disable_adapters or member.merged or len(member.active_adapters) != 1:
+            return True
+        name = member.active_adapters[0]
+        return not isinstance(member.lora_dropout[name], torch.nn.Identity) or name not in member.lora_A
+
+    def forward(self, index: int, x, *args, **kwargs):
+        member = self.members[index]
+        if any(self._plain(m) for m in self.members):
+            return type(member).forward(member, x, *args, **kwargs)
+        name = member.active_adapters[0]
+        if index == 0 or self.x is not x:
+            stacked = torch.cat([m.lora_A[name].weight for m in self.members])
+            self.parts = torch.nn.functional.linear(x.to(stacked.dtype), stacked).split(
+                [m.r[name] for m in self.members], dim=-1)
+            self.x = x
+        result = member.base_layer(x, *args, **kwargs)
+        lora = member.lora_B[name](self.parts[index]) * member.scaling[name]
+        if index == len(self.members) - 1:
+            self.x = self.parts = None  # no reference to the layer's input outlives the group
+        return result + lora.to(result.dtype)
+
+
+class ApplyLayerLevers(TrainerCallback):
+    """`compile_layers` / `fuse_lora` of a recipe, applied to the model the Trainer trains (after peft wrapped it)."""
+
+    def __init__(self, compile_layers: bool, fuse_lora: bool):
+        self.compile_layers, self.fuse_lora = bool(compile_layers), bool(fuse_lora)
+        self.applied: dict = {}
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.fuse_lora:
+            self.applied["fused_lora_groups"] = SharedInputLoRA.install(model)
+        if self.compile_layers:
+            layers = decoder_layers(model)
+            for layer in layers:
+                layer.compile()
+            self.applied["compiled_layers"] = len(layers)
+        print(f"[medchat] layer levers: {self.applied}", flush=True)
 
 
 def recipe_memory(path: Path) -> float | None:
@@ -293,6 +365,8 @@ def speed_levers(args: MedchatArguments, training_args) -> list:
     callbacks = []
     if args.checkpoint_layers is not None and training_args.gradient_checkpointing:
         callbacks.append(CheckpointFirstLayers(args.checkpoint_layers))
+    if args.compile_layers or args.fuse_lora:
+        callbacks.append(ApplyLayerLevers(args.compile_layers, args.fuse_lora))
     return callbacks
 
 

@@ -49,6 +49,30 @@ def test_adapter_save_and_load_give_identical_logits(tiny_model_dir, tmp_path):
     assert loaded.config.use_cache  # generation runs with the KV cache
 
 
+def test_a_served_adapter_runs_in_the_base_dtype_not_fp32(tiny_model_dir, tmp_path, monkeypatch):
+    # On a GPU the base computes in bf16; peft would upcast the adapter to fp32 and cast every LoRA input and output.
+    model, _ = load_model_and_tokenizer(str(tiny_model_dir), load_in_4bit=False, lora=LoraSettings(),
+                                        for_training=True)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.5)
+    model.save_pretrained(tmp_path / "adapter")
+    monkeypatch.setattr("medchat.modeling.compute_dtype", lambda: torch.bfloat16)
+    served, tokenizer = load_model_and_tokenizer(str(tiny_model_dir), adapter=str(tmp_path / "adapter"),
+                                                 load_in_4bit=False)
+    lora = {p.dtype for name, p in served.named_parameters() if "lora_" in name}
+    assert lora == {torch.bfloat16}
+    trained, _ = load_model_and_tokenizer(str(tiny_model_dir), adapter=str(tmp_path / "adapter"),
+                                          load_in_4bit=False, for_training=True)
+    assert {p.dtype for name, p in trained.named_parameters() if "lora_" in name} == {torch.float32}
+    ids = tokenizer("Chest feels tight after running", return_tensors="pt")
+    with torch.no_grad():
+        out = served(**ids).logits
+        with served.disable_adapter():
+            base = served(**ids).logits
+    assert out.dtype == torch.bfloat16 and not torch.equal(out, base)  # the bf16 adapter still changes the model
+
+
 def test_offline_default_is_prepared_once_and_reused(smollm2_dir):
     from medchat.offline_model import OFFLINE_BASE_MODEL, ensure_offline_model
     from medchat.modeling import resolve_base_model
