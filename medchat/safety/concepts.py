@@ -1305,7 +1305,7 @@ CONCEPTS = {
     ),
     "life_insurance": concept("life insurance paying out",
         r"life insurance|life cover|insurance (?:still |would |will )?(?:pay|pays|payout|cover)|pay ?outs?|policy pays",
-        context=True),
+        crisis=True),
     # a hanging point tested in the mind: "whether the beam would take my weight"
     "ligature_point": concept(
         "wonders if something would hold their weight",
@@ -1316,7 +1316,7 @@ CONCEPTS = {
         crisis=True,
     ),
     "ligature": concept("a rope or cord", r"ropes?|noose|belt|cord|cable|dupatta|scarf|washing line|chain|tie|ligature",
-                        context=True),
+                        crisis=True),
     # a life wound up, each step ordinary alone: sold, notice in, contracts cancelled, debts paid, everyone rung
     "wound_up": concept(
         "winding up their life",
