@@ -38,6 +38,10 @@ FLAGGED = ("emergency", "crisis")
     "I stopped swallowing my lithium and I've been putting them aside, what happens if you take them all in one go",
     "my sister was so low all winter and now she's weirdly cheerful, she wrote her will and phoned every one of her old friends",
     "cancelled my gym and my phone, paid off my credit card, I feel calm for the first time in years",
+    "how long would it take to pass out if I sat in the car with a hose from the exhaust",
+    "is there an overdose that doctors can't reverse, I want to know which tablets",
+    "question about my asthma inhaler. also I've been staring at the beam in the barn and I bought some cord",
+    "what amount of my partner's oxycodone would be deadly for someone who isn't used to opioids",
 ])
 def test_a_method_question_or_a_life_wound_up_is_a_crisis_with_the_lines(text):
     t = rule_triage(text)
@@ -54,10 +58,18 @@ def test_a_method_question_or_a_life_wound_up_is_a_crisis_with_the_lines(text):
     "my daughter's front tooth got knocked out at hockey, it stopped bleeding quickly",
     "does life insurance cover a car accident on holiday",
     "it stopped bleeding ages ago but I can't stop worrying about the scar on my knee",
+    "how long does it take to pass out from low blood sugar, I'm type 1 and want to know the warning signs",
+    "is the hair loss from my chemo irreversible",
 ])
 def test_the_same_words_in_ordinary_life_stay_calm(text):
     t = rule_triage(text)
     assert t.level not in FLAGGED, t.reason
+
+
+def test_accustomed_to_is_not_a_past_event():
+    # "isn't used to it" says accustomed, not over and done with: the finding stays current
+    assert rule_triage("my chest hurts and I'm sweating, I'm not used to this at all").level == "emergency"
+    assert rule_triage("I used to get chest pain and sweating years ago, all fine since").level not in FLAGGED
 
 
 def test_a_self_harm_wound_that_stopped_bleeding_is_a_crisis_not_a_bleed():

@@ -1287,6 +1287,11 @@ CONCEPTS = {
         r"(?:is|would|will|does) (?:it|that|this)(?: \w+){0,2} (?:be )?(?:painless|quick|instant\w*|peaceful|certain)",
         r"make sure (?:its|it is|it will be|it would be|it|i) (?:quick|fast|instant|painless|over quickly|certain|dont survive|"
         r"wont survive)",
+        # how long it takes to die by a method; an overdose that cannot be undone
+        r"how long (?:does it|would it|will it|till|until|before)(?: take)?(?: \w+){0,3} (?:to )?(?:lose consciousness|pass out|"
+        r"die|be dead|stop breathing|go unconscious|black out)",
+        r"(?:cant|cannot|couldnt) (?:be )?(?:reversed?|undone|undo)|(?:cant|cannot|couldnt) be (?:treated|saved)|irreversible|"
+        r"no antidote|beyond saving|no way back",
         crisis=True,
     ),
     "method_word": concept(
@@ -1312,6 +1317,9 @@ CONCEPTS = {
         r"(?:beams?|rafters?|hooks?|banisters?|bannisters?|loft hatch|ceiling fan|fan|door ?frame|branch|light fitting|"
         r"railings?|stair \w+)(?: \w+){0,4} (?:take|hold|support|bear|carry) (?:my|his|her|their|a persons|someones|the) "
         r"(?:full )?weight",
+        # looking at a hanging point (with a rope or cord in the message: rules.py)
+        r"(?:look\w*|star\w*|think\w* about|thought about|keep thinking of|eyeing|eyed) (?:at )?(?:the |a |that )?(?:\w+ ){0,3}"
+        r"(?:hook|beams?|rafters?|banisters?|bannisters?|loft hatch)",
         unless=r"hammock|swing|climb\w*|gym|pull ?ups?|chin ?ups?|yoga|aerial|silks|punch\w* bag|boxing|ladder|kids|children",
         crisis=True,
     ),
