@@ -325,7 +325,8 @@ CONCEPTS = {
     "bleeding": concept("bleeding", r"bleed\w*|bled|blood|bloody|haemorrhag\w*|hemorrhag\w*"),
     "bleed_severe": concept(
         "bleeding that won't stop",
-        rf"(?:bleed\w*|blood){G6} (?:{NOT}) (?:stop\w*|slow\w*|clot\w*)",
+        rf"(?:bleed\w*|blood){G6} (?:{NOT}) (?:stop\w*|slow\w*|clot\w*)(?! (?:thinking|crying|worrying|shaking|panicking|feeling|wanting|myself|doing|it\b))",
+        # ("stopped bleeding now but i cant stop thinking about doing it again": round 8, the thought is not the wound)
         # pressure that fails: "we press with a towel but it goes through"
         rf"(?:press\w*|towels?|cloth|bandages?|dressing){G5} (?:go|goes|going|gone|went|come|comes|coming|came|soak\w*) "
         r"(?:straight )?through",
@@ -387,7 +388,10 @@ CONCEPTS = {
     "unresponsive": concept(
         "unresponsive",
         # "lifeless" of a person, not of hair or skin (measured: two real consultation messages about hair)
-        r"unconscious|unresponsive|not responsive|no response|out cold|knocked (?:out|unconscious)|"
+        r"unconscious|unresponsive|not responsive|no response|out cold|"
+        # not a tooth: "his baby tooth got knocked out at football" (round 8)
+        r"(?<!tooth )(?<!teeth )(?<!tooth got )(?<!teeth got )(?<!tooth was )(?<!teeth were )knocked (?:out|unconscious)"
+        r"(?! (?:\w+ )?(?:tooth|teeth|front))|"
         r"(?<!dull and )(?<!dry and )(?<!looks )(?<!become )lifeless(?! (?:hair|skin|locks|curls))",
         r"(?:not|isnt|wont|doesnt|no longer) respond\w*|cant get (?:him|her|them) to respond",
         rf"(?:cant|couldnt|unable to|wont) (?:wake|rouse)(?: {PERSON_OBJ}| \w+)?(?: up)?",
@@ -930,6 +934,11 @@ CONCEPTS = {
         rf"stealing|stole|pocketing|pocketed){G2} (?:(?:vials?|boxes|packs?|bottles?|ampoules?) of )?{MEDICINES}",
         r"(?:saved|saving|stockpiled|kept|hoarded|stashed) (?:up )?(?:a|two|three|four|six|\d+) (?:weeks?|months?) "
         r"(?:worth|supply)",
+        # round 8: the medicine named in an earlier sentence ("my blood pressure tablets. I've been saving them up"),
+        # or kept back instead of taken (NICE NG225 / 988 Lifeline: stockpiling medicines is a warning sign)
+        r"(?:saving|saved|stockpil\w*|hoard\w*|stash\w*|collect\w*|keeping|kept|putting|put|squirrel\w*) "
+        r"(?:them|these|those|it|the rest) (?:up|aside|back|away)(?! for (?:my|the) (?:holiday|trip))|"
+        r"instead of (?:taking|swallowing) (?:them|it|my \w+|the \w+)",
         # practical reasons (measured: "saving my pills so I don't run out on holiday" is a look-alike)
         unless=r"run out|running out|holiday|trip|travel\w*|abroad|flight|dispos\w*|expir\w*|spare|pharmacy|chemist|"
         r"cheaper|on offer|prescription (?:runs|ran)",
@@ -1245,8 +1254,91 @@ CONCEPTS = {
         "suddenly calm",
         r"(?:suddenly|since then|ever since|weirdly|strangely|oddly|now) (?:\w+ ){0,3}(?:so |really |very |oddly |strangely "
         r"|almost )?(?:calm|peaceful|at peace|cheerful|serene|relieved)",
+        # round 8 (988 Lifeline: "a sudden calm" after depression is a warning sign): "really calm the last few days after
+        # months of being depressed", "at peace for the first time in years"
+        r"(?:been|is|seems?|seemed|became|become|getting|feel\w*|felt|looks?) (?:\w+ ){0,2}(?:calm|calmer|peaceful|at peace|"
+        r"cheerful|happy|upbeat|serene|relieved|light)(?: \w+){0,5} (?:after|following) (?:months|weeks|years|ages|so long) "
+        r"of (?:being )?(?:depress\w*|low|down|struggl\w*|darkness|dark|hopeless\w*)",
+        r"(?:at peace|calm|peaceful|relieved|light|free)(?: \w+){0,2} for the first time in (?:years|months|ages|forever|"
+        r"a long time|my life)|finally (?:at peace|feel\w* calm|feel\w* peaceful)",
         crisis=True,
     ),
+    # --- round 8: crises told as questions about a method or as a life wound up, no crisis word (988 Lifeline "know the
+    # signs": looking for a way, putting affairs in order, a sudden calm; Samaritans: "asking about methods")
+    # how much would kill: "what dose of insulin would kill someone who isn't diabetic" (not bacteria, weeds or lice)
+    "lethal_q": concept(
+        "asks what amount would kill",
+        r"(?:what|which|how much|how many)(?: \w+){0,6} (?:would|will|could|can|might|does it take to|would it take to|"
+        r"to) (?:kill|be fatal|be lethal|be deadly|stop (?:a|the|my|his|her|someones|your) heart)"
+        r"(?! (?:the |a |any |all )?(?:bacteria|germs|virus\w*|fung\w*|lice|nits|worms|mites|fleas|weeds|pain|infection|"
+        r"cancer|tumou?r|bugs|mould|mold|pests|it off))",
+        r"how (?:many|much)(?: \w+){0,6} (?:so (?:that )?(?:i|he|she|you) (?:dont|wont|never|do not|will not) wake|"
+        r"to (?:never|not) wake|to go to sleep forever)",
+        unless=r"dogs?|cats?|puppy|kitten|pets?|horses?|rabbits?|hamsters?|parrots?|fish|tree|plants?|weeds|rats?|mice|"
+        r"slugs|wasps?",
+        crisis=True,
+    ),
+    # a method's quality asked about: painless, quick, instant, "make sure it's quick" (only with a method: see rules.py)
+    "method_quality": concept(
+        "asks if a way would be painless or quick",
+        r"(?:painless\w*|quick|quickest|instant\w*|peaceful|surest|certain)(?: \w+){0,3} (?:to die|dying|death|way to go|"
+        r"to go|end it|to end)",
+        r"(?:die|dying|death|to go)(?: \w+){0,6} (?:painless\w*|quick|instant\w*|peaceful)",
+        r"(?:is|would|will|does) (?:it|that|this)(?: \w+){0,2} (?:be )?(?:painless|quick|instant\w*|peaceful|certain)",
+        r"make sure (?:its|it is|it will be|it would be|it|i) (?:quick|fast|instant|painless|over quickly|certain|dont survive|"
+        r"wont survive)",
+        # how long it takes to die by a method; an overdose that cannot be undone
+        r"how long (?:does it|would it|will it|till|until|before)(?: take)?(?: \w+){0,3} (?:to )?(?:lose consciousness|pass out|"
+        r"die|be dead|stop breathing|go unconscious|black out)",
+        r"(?:cant|cannot|couldnt) (?:be )?(?:reversed?|undone|undo)|(?:cant|cannot|couldnt) be (?:treated|saved)|irreversible|"
+        r"no antidote|beyond saving|no way back",
+        crisis=True,
+    ),
+    "method_word": concept(
+        "a way to die named",
+        r"exhaust|car fumes|fumes|carbon monoxide|charcoal|hose ?pipe|closed garage|trains?|freight|railway|rail ?line|"
+        r"train tracks|the tracks|level crossing|bridge|multi storey|hang\w*|noose|rope|drown\w*|overdos\w*|"
+        r"(?:all|whole|entire) (?:my |the )?(?:pills|tablets|box|bottle|packet)|insulin|helium|bleed\w* out|"
+        r"(?:my|the) wrists?|shotgun|gun|jump\w* (?:off|from|in front)|height|top floor|rooftop|cliff",
+        crisis=True,
+    ),
+    "looks_accident": concept(
+        "wants it to look like an accident",
+        r"(?:look|looks|looked|seem|seems|seemed|appear|appears|pass) (?:like |as )(?:an? |just an? )?(?:accident|mishap)|"
+        r"make it (?:look )?(?:like )?an accident",
+        crisis=True,
+    ),
+    "life_insurance": concept("life insurance paying out",
+        r"life insurance|life cover|insurance (?:still |would |will )?(?:pay|pays|payout|cover)|pay ?outs?|policy pays",
+        crisis=True),
+    # a hanging point tested in the mind: "whether the beam would take my weight"
+    "ligature_point": concept(
+        "wonders if something would hold their weight",
+        r"(?:beams?|rafters?|hooks?|banisters?|bannisters?|loft hatch|ceiling fan|fan|door ?frame|branch|light fitting|"
+        r"railings?|stair \w+)(?: \w+){0,4} (?:take|hold|support|bear|carry) (?:my|his|her|their|a persons|someones|the) "
+        r"(?:full )?weight",
+        # looking at a hanging point (with a rope or cord in the message: rules.py)
+        r"(?:look\w*|star\w*|think\w* about|thought about|keep thinking of|eyeing|eyed) (?:at )?(?:the |a |that )?(?:\w+ ){0,3}"
+        r"(?:hook|beams?|rafters?|banisters?|bannisters?|loft hatch)",
+        unless=r"hammock|swing|climb\w*|gym|pull ?ups?|chin ?ups?|yoga|aerial|silks|punch\w* bag|boxing|ladder|kids|children",
+        crisis=True,
+    ),
+    "ligature": concept("a rope or cord", r"ropes?|noose|belt|cord|cable|dupatta|scarf|washing line|chain|tie|ligature",
+                        crisis=True),
+    # a life wound up, each step ordinary alone: sold, notice in, contracts cancelled, debts paid, everyone rung
+    "wound_up": concept(
+        "winding up their life",
+        r"(?:sold|selling|gave up) (?:my|his|her|their|the) (?:car|house|flat|bike|van|guitar|stuff|things)|"
+        r"(?:handed|handing|hand|put|putting) (?:in )?(?:my|his|her|their) notice|"
+        r"cancel\w* (?:my|his|her|their|the) (?:phone|contract|lease|tenancy|gym|membership|subscriptions?|accounts?|"
+        r"standing orders?)|paid (?:off|back) (?:all )?(?:my|his|her|their) (?:debts?|credit cards?|loans?|bills|overdraft)|"
+        r"(?:rang|called|phoned|visited|contacted|messaged|texted|looked up) (?:all|each of|every one of|every single one of) "
+        r"(?:my|his|her|their) (?:old )?(?:friends|mates|family|relatives|school friends)",
+        crisis=True,
+    ),
+    "wound_up_ordinary": concept("ordinary context for wound_up",
+        r"travel\w*|abroad|gap year|new job|backpack\w*|moving|move to|moved|emigrat\w*|world trip|retir\w*|holiday|"
+        r"sabbatical|wedding|baby|promotion|relocat\w*|new (?:house|flat|car)|upgrad\w*", context=True),
     # ordinary life that sets the round-7 signs aside (rules none_of, not `unless`: an `unless` adds "explained by
     # context" to the dropped notes, which makes engine.py ask the learned signal for a clear margin; measured: the
     # accidental staggered paracetamol overdose of dev set C lost its emergency that way)

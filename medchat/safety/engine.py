@@ -97,12 +97,17 @@ LINEAR_E5_MIN_MARGIN = -0.005
 # paracetamol-dose question into an emergency (ratios 1.4-1.8, and 8 for the cauda equina, which stays a known miss).
 ARBITRATE_MARGIN = 0.10
 ARBITRATE_RATIO = 2.0
+# Only an emergency neighbour is re-read as a crisis, never a crisis neighbour as an emergency (round 8): a method
+# question ("would it be painless to ...") sits next to a crisis exemplar while the head, reading the method's words,
+# leans to an emergency; measured on dev sets A-G the crisis-to-emergency direction changed no right level there.
+ARBITRATE_CRISIS_TO_EMERGENCY = False
 
 
 def _flag_levels(sig, text: str) -> tuple[str, ...]:
     """The level(s) a flagged learned signal votes for: its nearest exemplar's, or the linear head's when the margin is
     weak. A crisis read as an emergency keeps its crisis vote (the crisis lines are still shown after the ambulance)."""
-    if sig.probs and sig.margin < ARBITRATE_MARGIN and sig.segment.strip() in ("", text.strip()):
+    if (sig.probs and sig.margin < ARBITRATE_MARGIN and sig.segment.strip() in ("", text.strip())
+            and (sig.level == "emergency" or ARBITRATE_CRISIS_TO_EMERGENCY)):
         other, idx = ("emergency", 1) if sig.level == "crisis" else ("crisis", 2)
         if sig.probs[idx] > ARBITRATE_RATIO * sig.probs[3 - idx]:
             return (other, "crisis") if other == "emergency" else (other,)

@@ -201,7 +201,9 @@ PAST = re.compile("|".join([
     r"\blast (?:year|month|summer|winter|spring|autumn|fall|christmas)\b|\b(?:in|back in) (?:19|20)\d\d\b",
     r"\bas a (?:kid|child|teen|teenager|baby|student|toddler)\b",
     r"\bwhen i was (?:younger|a kid|little|a teen|a teenager|a child|at school|in school|\d+|pregnant)\b",
-    r"\bused to\b|\bhistory of\b|\bin the past\b|\bpreviously\b|\bwent away\b|\bhas gone away\b|\bresolved\b",
+    # not "isn't used to it" (accustomed, not over and done with)
+    r"\b(?<!is )(?<!isnt )(?<!not )(?<!get )(?<!getting )(?<!got )(?<!be )(?<!am )(?<!im )(?<!are )(?<!arent )(?<!was )"
+    r"(?<!wasnt )(?<!been )used to\b|\bhistory of\b|\bin the past\b|\bpreviously\b|\bwent away\b|\bhas gone away\b|\bresolved\b",
     r"\b(?:since|after) (?:my|his|her|their) (?:heart attack|stroke|surgery|operation|bypass|stent)\b",
     r"\brecovered\b|\bsurvivor\b",
 ]))

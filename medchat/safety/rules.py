@@ -163,6 +163,16 @@ RULES = [
     Rule(C, "collecting medicine that is not theirs", all_of=("pill_saving", "not_for_me")),
     Rule(C, "a plan told to a relative", all_of=("insurance_cover",),
          any_of=("locked_in", "unreachable", "hopeless", "affairs", "farewell", "sorry_all")),
+    # round 8: a method's lethality asked about; a life wound up with a sudden calm; a hanging point weighed up
+    Rule(C, "asking what amount would kill", all_of=("lethal_q",)),
+    Rule(C, "asking if a way to die would be painless or quick", all_of=("method_quality", "method_word")),
+    Rule(C, "asking if a way to die would be painless or quick", all_of=("painless_q", "method_word")),
+    Rule(C, "wants it to look like an accident", all_of=("looks_accident",),
+         any_of=("life_insurance", "method_word", "suicidal", "hopeless", "burden", "cant_go_on", "want_it_to_stop")),
+    Rule(C, "winding up their life, suddenly calm", all_of=("sudden_calm",), any_of=("wound_up", "affairs"),
+         none_of=("wound_up_ordinary",)),
+    Rule(C, "a hanging point weighed up", all_of=("ligature_point",),
+         any_of=("ligature", "rope", "hopeless", "cant_live", "cant_go_on", "burden", "want_it_to_stop", "suicidal")),
     Rule(C, "signs of hopelessness", any_of=("cant_go_on", "want_it_to_stop", "burden", "hopeless", "lethal_dose"), at_least=2),
     # urgent: see a doctor within 24 hours
     Rule(U, "chest pain", all_of=("chest_pain",), none_of=("msk",)),
