@@ -143,3 +143,25 @@ def test_layer_levers_are_recipe_fields_turned_into_one_callback():
     callbacks = training.speed_levers(MedchatArguments(compile_layers=True, fuse_lora=False), sft)
     assert [type(c).__name__ for c in callbacks] == ["ApplyLayerLevers"]
     assert callbacks[0].compile_layers and not callbacks[0].fuse_lora
+
+
+def test_fused_lora_on_a_4bit_base_gives_peft_s_loss_and_gradients(tiny_model_dir):
+    from medchat.modeling import LoraSettings, load_model_and_tokenizer
+
+    def load():
+        torch.manual_seed(0)  # the same LoRA A initialisation in both copies
+        model, _ = load_model_and_tokenizer(str(tiny_model_dir), load_in_4bit=True, for_training=True,
+                                            lora=LoraSettings(dropout=0.0))
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.data.normal_(0, 0.3)
+        return model
+
+    ids = torch.randint(0, 100, (1, 10))
+    plain, fused = load(), load()
+    assert training.SharedInputLoRA.install(fused) > 0  # the bitsandbytes LoRA layers are grouped as well
+    loss_plain, grads_plain = _loss_and_grads(plain, ids)
+    loss_fused, grads_fused = _loss_and_grads(fused, ids)
+    assert torch.allclose(loss_plain, loss_fused, atol=1e-5)
+    for name in grads_plain:
+        assert torch.allclose(grads_plain[name], grads_fused[name], atol=1e-4), name
