@@ -32,6 +32,13 @@ MEDICINES = (
     r"(?:pills?|tablets?|meds|medication|medicines?|capsules?|paracetamol|tylenol|acetaminophen|ibuprofen|aspirin|"
     r"painkillers?|sleeping pills|antidepressants?|insulin|opioids?|oxy\w*|methadone|vitamins|iron tablets|gummies)"
 )
+# "overdosed on netflix / chocolate / sun": an excess of something that is not a drug is hyperbole (round 9)
+EVERYDAY_EXCESS = (
+    r"netflix|tv|telly|youtube|tiktok|social media|box ?sets?|series|anime|films|movies|gaming|games|sugar|chocolate|"
+    r"sweets|cake|pizza|carbs|cheese|christmas|love|sleep|sun|sunshine|work|coffee|revision|exercise|the gym|cardio|"
+    r"music|reality tv|memes|romance|drama|nostalgia|cuteness|food|junk food|crisps|candy|kdramas?|dramas"
+)
+NOT_A_DRUG = rf"(?! on (?:(?:too much|so much|the|my|all the) )?(?:{EVERYDAY_EXCESS}))"
 # "grandad's tablets" -> "grandads tablets" after normalisation
 RELATIVES = (
     r"(?:(?:mum|mom|dad|grandma|grandpa|grandad|granddad|nan|nana|gran|granny|grandmother|grandfather|parent|sister|"
@@ -642,14 +649,15 @@ CONCEPTS = {
         r"(?:the )?(?:whole|entire|full) (?:bottle|packet|pack|box|blister|strip|tub|jar)|(?:a|the) (?:bottle|packet|pack|box) "
         r"of (?:pills|tablets|paracetamol|painkillers|\w+)",
         r"all (?:of )?(?:my|his|her|their|the|your) (?:\w+ )?(?:pills|tablets|meds|medication|medicine|antidepressants)",
-        r"(?:a )?(?:bunch|handful|load|loads|lots|heaps) of (?:pills|tablets|meds)|(?:way )?too many|overdos\w*",
+        r"(?:a )?(?:bunch|handful|load|loads|lots|heaps) of (?:pills|tablets|meds)|(?:way )?too many|"
+        rf"overdos\w*{NOT_A_DRUG}",
         r"(?:1[2-9]|[2-9]\d|\d{3}) (?:of )?(?:my |his |her |the )?(?:\w+ )?(?:pills|tablets|capsules|paracetamol|ibuprofen|"
         r"antidepressants|meds)",
     ),
     "od_act": concept(
         "overdose",
-        r"overdosed|(?:took|taken|had|has taken|done) an? overdose|(?:he|she|they|i|ive|hes|shes) (?:has |have )?"
-        r"overdosed",
+        rf"overdosed{NOT_A_DRUG}|(?:took|taken|had|has taken|done) an? overdose(?! of (?:{EVERYDAY_EXCESS}))|"
+        rf"(?:he|she|they|i|ive|hes|shes) (?:has |have )?overdosed{NOT_A_DRUG}",
     ),
     # --- burns
     "burn_injury": concept(
@@ -1199,7 +1207,7 @@ CONCEPTS = {
     ),
     "own_funeral": concept(
         "planning their own funeral",
-        r"(?:playlist|songs?|music|readings?|poems?) for (?:my|his|her) (?:own )?funeral|"
+        r"(?:playlist|songs?|music|readings?|poems?|hymns?|flowers|speech|eulogy|coffin|outfit) for (?:my|his|her) (?:own )?funeral|"
         r"(?:plan\w*|arrang\w*|chose|chosen|pick\w*) (?:my|his|her) own funeral|(?:my|his|her) funeral (?:playlist|songs)",
         crisis=True,
     ),
@@ -1353,6 +1361,71 @@ CONCEPTS = {
         r"attic|garage sale|car boot|ebay|vinted|sold|selling", context=True),
     "funeral_ordinary": concept("ordinary context for own_funeral",
         r"pre ?paid|prepay\w*|funeral plan (?:provider|company|cost)|insurance|when (?:im|i am) old|one day", context=True),
+    # --- round 9: a self-directed lethality question (988 Lifeline "looking for a way to kill oneself"; Samaritans:
+    # asking how much, how high, how long). One class for its parts rather than one rule per sentence: an amount,
+    # a height or a time asked about, aimed at the asker's own medicines or at dying / not waking / it being over.
+    # how many of one's own tablets "it would take" (with nothing ordinary after it: to work, to kick in, ...)
+    "amount_it_takes": concept(
+        "asks how many of their medicines it would take",
+        rf"how (?:many|much)(?: of)?(?: my| his| her| their| these| those| the)?(?: \w+){{0,3}} {MEDICINES}(?: \w+){{0,3}} "
+        r"(?:it )?(?:would|will|could|does|did|might) (?:it )?take\b(?! (?:to |for |before |until |till )?(?:work|help|kick|get rid|clear|treat|"
+        r"feel|heal|start|notice|lose|gain|build|reach|take effect|wear off|bring|lower|settle|go down|ease|sleep well))",
+        r"how (?:many|much)(?: of)?(?: my| his| her| their| these| those| the)?(?: \w+){0,3} (?:ones|pills|tablets|of them) "
+        r"(?:would|will|could) (?:be enough|do it|finish (?:me|it)|be final|end it)",
+        crisis=True,
+    ),
+    # "roughly how many 100mg ones", "how much is a lethal dose of my ...": a lethal dose asked about in numbers
+    "dose_specifics": concept(
+        "asks for numbers",
+        r"how (?:many|much)|roughly|approximately|\d+ ?mg|of (?:my|these|those|the) (?:\w+ )?(?:pills|tablets|ones|meds)|"
+        r"(?:i have|ive got|weve got|in the house|in my drawer)",
+        crisis=True,
+    ),
+    "dose_study": concept("ordinary context for a lethal dose",
+        r"ld ?50|exam|pharmacolog\w*|toxicolog\w*|nursing|lecture|revision|coursework|dogs?|cats?|puppy|kitten|pets?|"
+        r"toddler|my (?:son|daughter|child|baby|kid) (?:swallowed|ate|took|got into)|accidentally|by accident|by mistake",
+        context=True),
+    # a height measured or asked about as enough: "measured how high the balcony is", "what height is enough"
+    "height_measured": concept(
+        "measured how high a drop is",
+        r"(?:measured|measuring|checked|checking|worked out|working out|looked up|looking up|googled|googling|searched|"
+        r"searching|counted|counting) how (?:high|tall|far (?:down|up)|many (?:floors|storeys|stories|metres|meters|feet)"
+        r"|much of a drop)(?: \w+){0,3} (?:balcony|roof|rooftop|bridge|window|building|block|car park|cliff|flat|floor|tower|"
+        r"drop|fall|ledge)",
+        crisis=True,
+    ),
+    # others "would be better / save money / be happier without me" (988 Lifeline: feeling a burden), read only beside
+    # a drop measured (an ordinary "the party will be fine without me" is not a sign alone)
+    "without_me": concept("says others would be better without them",
+        r"(?:would|will|d|wud|gonna) (?:\w+ ){0,3}(?:be better|better|happier|easier|save|richer|lighter|less stress\w*|"
+        r"more money|be free)(?: \w+){0,4} without me\b", crisis=True),
+    "height_lethal": concept(
+        "asks what height would kill",
+        r"(?:what|which|how much) (?:height|drop|fall|floor)(?: \w+){0,4} (?:enough|fatal|lethal|needed|would kill|to die|"
+        r"so you dont survive|to not survive|guarantee\w*)",
+        r"how (?:high|tall|many floors|many storeys|far)(?: \w+){0,4} (?:to die|to not survive|so (?:i|you) dont survive|"
+        r"would (?:kill|be fatal|be enough|do it)|is enough|do you need to (?:jump|fall)|(?:you|i|someone) would need to (?:jump|fall))",
+        crisis=True,
+    ),
+    # harm to someone else planned: a poison that a test would not find
+    "undetectable_poison": concept(
+        "looks for a poison that would not be found",
+        r"(?:poisons?|substances?|chemicals?|drugs?|something|stuff)(?: \w+){0,3} (?:that |which )?(?:dont|doesnt|wont|cant|"
+        r"wouldnt|would not|do not|will not|cannot) (?:show up|be detected|be traced|be found|leave a trace|be picked up)|"
+        r"(?:undetectable|untraceable) (?:poisons?|substances?|way)|poison (?:him|her|them|my \w+|someone|somebody|the \w+)"
+        r"(?! ivy| oak| control| centre| center| information)",
+        unless=r"novel|murder mystery|whodunn?it|crime (?:book|novel|show|series)|agatha|detective|plot|screenplay|"
+        r"rats?|mice|slugs|weeds|pests?",
+        crisis=True,
+    ),
+    # a funeral of one's own wanted ready by a near date
+    "deadline_soon": concept(
+        "wants it ready by a near date",
+        r"(?:sorted|done|ready|finished|in place|organi[sz]ed|sorted out|finali[sz]ed) (?:before|by) (?:the weekend|friday|"
+        r"saturday|sunday|monday|tuesday|wednesday|thursday|tomorrow|tonight|next week|the end of (?:the|this) week|"
+        r"my birthday|the \d+(?:st|nd|rd|th)?)",
+        crisis=True,
+    ),
     "od_accident": concept("ordinary context for od_self_large",
         r"accident\w*|by mistake|forgot|double dose|over (?:a|the|two|three|\d+) (?:days|weeks|months)|"
         r"(?:a|per|each|every) (?:day|week|month)|prescribed|course of|vitamins", context=True),

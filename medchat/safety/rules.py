@@ -173,6 +173,16 @@ RULES = [
          none_of=("wound_up_ordinary",)),
     Rule(C, "a hanging point weighed up", all_of=("ligature_point",),
          any_of=("ligature", "rope", "hopeless", "cant_live", "cant_go_on", "burden", "want_it_to_stop", "suicidal")),
+    # round 9: a self-directed lethality question (an amount, a height, a time); harm to someone else; a funeral due
+    Rule(C, "asking how many of their medicines it would take", all_of=("amount_it_takes",)),
+    Rule(C, "asking the lethal dose in numbers", all_of=("lethal_dose", "dose_specifics"), none_of=("dose_study",)),
+    Rule(C, "asking what height would kill", all_of=("height_lethal",)),
+    Rule(C, "measuring a drop, with hopelessness", all_of=("height_measured",),
+         any_of=("burden", "without_me", "hopeless", "cant_go_on", "want_it_to_stop", "suicidal", "cant_live",
+                 "withdrawn")),
+    Rule(C, "thinking of harming someone else (a poison that would not be found)", all_of=("undetectable_poison",)),
+    Rule(C, "wants their own funeral ready within days", all_of=("own_funeral", "deadline_soon"),
+         none_of=("funeral_ordinary",)),
     Rule(C, "signs of hopelessness", any_of=("cant_go_on", "want_it_to_stop", "burden", "hopeless", "lethal_dose"), at_least=2),
     # urgent: see a doctor within 24 hours
     Rule(U, "chest pain", all_of=("chest_pain",), none_of=("msk",)),
