@@ -36,9 +36,10 @@ def test_a_stale_heads_file_is_refitted_and_says_how_to_rebuild(tmp_path, caplog
     with caplog.at_level(logging.WARNING):
         head = linear.load_head("e5", model.matrix, model.levels, "not-the-current-hash", path=tmp_path / "h.npz")
     assert "python -m medchat.safety.linear --build" in caplog.text
-    # the refitted head reads the exemplars as the shipped one does (same data, same deterministic fit)
-    sample = model.matrix[::50]
-    assert np.array_equal(head.proba(sample).argmax(1), shipped.proba(sample).argmax(1))
+    # the refitted head reads the exemplars as the shipped one does (same data, same fit); a near-tie row may flip
+    # with the BLAS of another machine (a fresh CI venv flipped one of 37 sampled rows once), so: 99 % of all rows
+    agree = (head.proba(model.matrix).argmax(1) == shipped.proba(model.matrix).argmax(1)).mean()
+    assert agree >= 0.99, agree
 
 
 @pytest.mark.parametrize("text", [
