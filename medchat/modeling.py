@@ -122,7 +122,7 @@ def load_model_and_tokenizer(
         from peft import PeftModel
 
         # Serving keeps the adapter in the base's compute dtype (peft upcasts it to fp32 by default): an fp32 LoRA
-        # casts every LoRA input and output, 448 extra kernels per forward of the 8B model (H200, bf16 base: 15 % of
+        # casts every LoRA input and output, two casts per LoRA layer of the 8B model (H200, bf16 base: 15 % of
         # the prefill's CPU time, which is what the ZeroGPU path's first token waits for; benchmarks/README.md).
         model = PeftModel.from_pretrained(model, adapter, is_trainable=for_training, token=token,
                                           autocast_adapter_dtype=for_training)
