@@ -1,34 +1,40 @@
-"""Triage: the rule layer, the learned signal and the language lexicon, combined.
+"""Triage: the rule layer, the learned signals and the language lexicon, combined.
 
     language = detect(text)                      language.py
     rules    = rule_triage(text)                 rule_engine.py: precise, English
     lexicon  = red_flags(text, language)         language.py: precise, a few presentations in each language
-    learned  = nearest exemplars(text)           learned.py: generalises to new wording and languages
+    learned  = nearest exemplars + linear head   learned.py (USE languages), second_encoder.py (the others)
+    votes    = layers(text)                      below: each layer's level, with the hand-set bars
+    level    = combiner(votes and signals)       combiner.py: learned from writers it had not seen
 
-The highest level any layer gives wins (a missed emergency costs far more than a false alarm; the look-alike
-exemplars keep the learned signal's false alarms down). An emergency with a crisis from any layer gets the
-ambulance first and the crisis lines after. Emergency / crisis guidance for a message in another language starts
-with one line in that language; a message in a language triage cannot read gets a note, in several languages,
-to call the local emergency number if it is urgent.
+Without the combiner (its file stale or missing) the highest level any layer votes wins (a missed emergency costs
+far more than a false alarm). An emergency with a crisis from any layer gets the ambulance first and the crisis
+lines after. Emergency / crisis guidance for a message in another language starts with one line in that language;
+a message in a language triage cannot read gets a note, in several languages, to call the local emergency number
+if it is urgent.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 
-from medchat.safety import language, learned, second_encoder
+from medchat.safety import combiner, language, learned, second_encoder
 from medchat.safety.rule_engine import Triage, rule_findings
 from medchat.safety.texts import LEVELS, guidance_for
 
-__all__ = ["Triage", "triage", "warm_up"]
+__all__ = ["Layers", "Triage", "layers", "triage", "warm_up"]
+FLAGGED = ("emergency", "crisis")
 
 
 def warm_up() -> bool:
     """Load the learned signal now (the app calls this at start so the first message is not slow).
     True if it loaded; False if the model package is missing (triage then runs on rules and lexicon).
-    The second encoder (languages USE cannot read) loads too; it missing is logged and changes nothing else."""
+    The second encoder (languages USE cannot read) and the combiner load too; either missing is logged and changes
+    nothing else."""
     second_encoder.available()
+    combiner.load()
     return learned.available()
 
 
@@ -79,6 +85,7 @@ TIP_MARGIN = 0.12
 # -0.03 keeps every dev gain.
 LINEAR_CRISIS_P = 0.8
 LINEAR_MIN_MARGIN = -0.03
+LINEAR_EMERGENCY_P = 1.01
 # e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above LINEAR_FLAG_P flags, the likelier
 # of the two decides the level, unless the nearest exemplars put the whole message on the calm side (e5's margins are
 # compressed: -0.005 is clearly calm there). Measured on the 151 dev-set messages in those languages (A-F) plus the two
@@ -124,8 +131,23 @@ def _rank(level: str) -> int:
     return LEVELS.index(level)
 
 
-def triage(text: str) -> Triage:
-    """Classify a user message as emergency / crisis / urgent / routine (see the module docstring)."""
+@dataclass(frozen=True)
+class Layers:
+    """What every layer said about one message: the votes (level, reason, tip, layer) and what they came from."""
+    votes: list
+    code: str
+    findings: object  # rule_engine.Findings
+    signal: object  # learned.Signal | None (USE languages), as the encoder read it
+    second: object  # learned.Signal | None (languages only e5 reads)
+    lexicon_levels: tuple  # the lexicon's levels before any veto
+    framed_calm: bool  # the message's own framing says long past, a study question, a film, a pet or an idiom
+    calm: bool  # ... and it set a lexicon match aside
+    vetoed: bool  # a lexicon match was set aside (calm framing, or the encoder put the message with look-alikes)
+    model_loaded: bool
+
+
+def layers(text: str) -> Layers:
+    """Run every layer on the message (rules, lexicon, both learned signals) and collect their votes."""
     text = text or ""
     code = language.detect(text)
     findings = rule_findings(text)
@@ -136,7 +158,9 @@ def triage(text: str) -> Triage:
     # Hinglish (Hindi in Latin letters) is detected as hi and read by the lexicon and the rules (its English words),
     # not by the encoder (measured: "mere bete ko 2 din se bukhar hai" sat next to a choking exemplar)
     signal = learned.score(text) if model_loaded and code in language.LEARNED_LANGUAGES and _has_words(text) else None
+    signal_read = signal  # what the encoder said, before the rules' framing below sets it aside
     flags = language.red_flags(text, code) if code != "en" else []
+    lexicon_levels = tuple(f.level for f in flags)
     # a language USE cannot read (hi, bn, ur, fa, id, sw, vi, ta, Hinglish, ...): the second encoder (e5) reads it.
     # English and USE's 15 other languages never reach it, so their results and latency stay as they were.
     second = (second_encoder.score(text) if code != "en" and code not in language.LEARNED_LANGUAGES
@@ -198,6 +222,10 @@ def triage(text: str) -> Triage:
             and not any(w in FRAMING_VETO for w in findings.dropped) and not calm_framed()):
         votes.append(("crisis", f"warning signs of a crisis without crisis words (linear head, p {signal.probs[2]:.2f})",
                       "", "learned"))
+    if (signal is not None and signal.probs and signal.probs[1] > LINEAR_EMERGENCY_P
+            and signal.whole_margin > LINEAR_MIN_MARGIN and not topic_only and not rules_calm
+            and not any(w in FRAMING_VETO for w in findings.dropped) and not calm_framed()):
+        votes.append(("emergency", f"an emergency (linear head, p {signal.probs[1]:.2f})", "", "learned"))
     if signal is not None and signal.level in ("emergency", "crisis"):
         votes += [(lvl, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
                    signal.tip if signal.margin > TIP_MARGIN else "", "learned") for lvl in _flag_levels(signal, text)]
@@ -207,15 +235,56 @@ def triage(text: str) -> Triage:
                       f"{signal.best_margin:.2f})", "", "learned"))
     elif signal is not None and signal.level == "urgent":
         votes.append(("urgent", f"{signal.label} (learned signal, margin {signal.margin:.2f})", "", "learned"))
+    return Layers(votes, code, findings, signal_read, second, lexicon_levels, bool(calm_framed()), calm, vetoed, model_loaded)
+
+
+def _combined(ly: Layers, text: str) -> tuple[list, str]:
+    """The votes after the combiner (combiner.py), and a note when it set flagged votes aside: above its bar it sets
+    the flagged level, below it the flagged votes are set aside (the level comes from the urgent / routine votes).
+    Without the combiner, the votes as they are."""
+    comb = combiner.load()
+    # it learned from messages an encoder read: a greeting, an emoji or an empty message is not one (measured: "hello",
+    # with no encoder features, came out a crisis at p 0.67)
+    if comb is None or (ly.signal is None and ly.second is None):
+        return ly.votes, ""
+    p = comb.proba(ly, text)
+    calm_votes = [v for v in ly.votes if v[0] not in FLAGGED]
+    # the rules and the lexicon are the precise layers: their red flag stands whatever the combiner says
+    calm_votes += [v for v in ly.votes if v[0] in FLAGGED and v[3] in combiner.PRECISE_LAYERS]
+    raising = not any(v[0] in FLAGGED for v in ly.votes)
+    if p[1] + p[2] <= (combiner.RAISE_P if raising else combiner.FLAG_P):
+        if len(calm_votes) == len(ly.votes) or any(v[0] in FLAGGED for v in calm_votes):
+            return calm_votes, ""
+        note = (f"{min((v[0] for v in ly.votes), key=_rank)} signs set aside by the learned combiner "
+                f"(p {p[1] + p[2]:.2f}, bar {combiner.FLAG_P})")
+        return calm_votes or [("routine", note, "", "learned")], note
+    level = "crisis" if p[2] >= p[1] else "emergency"
+    agreeing = [v for v in ly.votes if v[0] == level]
+    # an emergency keeps the crisis votes of the other layers: their crisis lines are shown after the ambulance
+    others = [v for v in ly.votes if v[0] == "crisis" and level == "emergency"]
+    if not agreeing:
+        agreeing = [(level, f"{'a mental health crisis' if level == 'crisis' else 'an emergency'} (learned combiner of "
+                     f"every layer, p {p[2 if level == 'crisis' else 1]:.2f})", "", "learned")]
+    return agreeing + others + calm_votes, ""
+
+
+def triage(text: str) -> Triage:
+    """Classify a user message as emergency / crisis / urgent / routine (see the module docstring)."""
+    text = text or ""
+    ly = layers(text)
+    (votes, set_aside), code, findings, rules = _combined(ly, text), ly.code, ly.findings, ly.findings.triage
+    signal, calm, vetoed, model_loaded = ly.signal, ly.calm, ly.vetoed, ly.model_loaded
     level = min((v[0] for v in votes), key=_rank)
     deciding = [v for v in votes if v[0] == level]
     # the rules' own words first when they agree: they say what matched
     deciding.sort(key=lambda v: v[3] != "rules")
-    reason_parts = list(dict.fromkeys(v[1] for v in deciding if v[1]))
+    reason_parts = list(dict.fromkeys(v[1] for v in deciding if v[1])) + ([set_aside] if set_aside else [])
     layer = deciding[0][3] if level != "routine" else "none"
 
     if level == "routine":
         reason = rules.reason if signal is None else f"{rules.reason}; learned signal: routine"
+        if set_aside:
+            reason += f"; {set_aside}"
         if calm:
             reason += "; a lexicon match was set aside (long past, a study question, a film, a pet or an idiom)"
         elif vetoed:

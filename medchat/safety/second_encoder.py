@@ -107,8 +107,9 @@ def score(text: str) -> learned.Signal | None:
     best = max(per, key=lambda m: m[0])
     m, seg = max(cleared, key=lambda x: x[0][0]) if cleared else (best, segs[0])
     neighbour, level, pid, label, tip = model.rows[m[2]]
+    whole, best_probs = model.probs(q)
     return learned.Signal(level if cleared else "routine", m[0], pid, label, tip, neighbour, per[0][0], best[0],
-                          segment=seg, probs=model.probs(q))
+                          segment=seg, probs=whole, segment_probs=best_probs)
 
 
 def main(argv: list[str] | None = None) -> int:

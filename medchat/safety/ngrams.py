@@ -1,0 +1,82 @@
+"""A third learned read: character n-grams (2-5, within words) with TF-IDF and a logistic regression (calm / emergency
+/ crisis), fitted on the same exemplar rows as the encoders' heads.
+
+Why (measured, leave-one-writer-out on the 2,002 written messages, benchmarks/triage_crossval.py): sentence
+encoders blur the words that decide a message ("not for the dog", "won't need a return ticket", "asking for me"),
+and n-grams read any script without a tokenizer. Alone it is weaker than the encoders (85.6 % right level at 31 %
+look-alike false alarms); as one more input of the combiner it added 1.7 points of right level and of crisis recall
+at the same false-alarm rate. Hashed features (scikit-learn's HashingVectorizer: no vocabulary to ship), so the file
+holds only the IDF weights and the coefficients; 0.8 ms median, 1.5 ms p95 a message here (set K).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from medchat.safety import linear
+
+N_FEATURES = 2**18
+C = 10.0  # char n-gram TF-IDF models want weak regularisation (C 10, as in the sweep that measured the gain above)
+
+
+@functools.lru_cache(maxsize=1)
+def _vectorizer():
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=N_FEATURES, alternate_sign=False,
+                             norm=None)
+
+
+@dataclass(frozen=True)
+class NgramHead:
+    idf: np.ndarray  # (N_FEATURES,)
+    head: linear.Head  # coef (3, N_FEATURES)
+
+    def transform(self, texts):
+        from sklearn.preprocessing import normalize
+
+        counts = _vectorizer().transform(list(texts))
+        counts.data = 1.0 + np.log(counts.data)  # sublinear tf
+        return normalize(counts.multiply(self.idf).tocsr())
+
+    def proba(self, texts) -> np.ndarray:
+        """(n, 3) probabilities of linear.CLASSES."""
+        z = np.asarray(self.transform(texts) @ self.head.coef.T) + self.head.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def fit(texts, levels) -> NgramHead:
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    counts = _vectorizer().transform(list(texts))
+    idf = TfidfTransformer(smooth_idf=True).fit(counts).idf_.astype(np.float32)
+    model = NgramHead(idf, linear.Head(np.zeros((3, N_FEATURES), np.float32), np.zeros(3, np.float32)))
+    clf = LogisticRegression(C=C, class_weight="balanced", max_iter=3000).fit(model.transform(texts),
+                                                                              linear.labels(np.asarray(levels)))
+    return NgramHead(idf, linear.Head(clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32)))
+
+
+def fit_rows(rows) -> NgramHead:
+    return fit([r[0] for r in rows], [r[1] for r in rows])
+
+
+def arrays(model: NgramHead) -> dict:
+    """What the combiner file stores of it (float16 coefficients: 1.5 MB instead of 3)."""
+    return {"ngram_idf": model.idf.astype(np.float16), "ngram_coef": model.head.coef.astype(np.float16),
+            "ngram_intercept": model.head.intercept}
+
+
+def from_arrays(z) -> NgramHead:
+    return NgramHead(z["ngram_idf"].astype(np.float32),
+                     linear.Head(z["ngram_coef"].astype(np.float32), z["ngram_intercept"].astype(np.float32)))
+
+
+def probs(model: NgramHead | None, text: str) -> tuple[float, float, float]:
+    return tuple(float(p) for p in model.proba([text])[0]) if model is not None else (0.0, 0.0, 0.0)
+

@@ -1,0 +1,125 @@
+"""The learned combiner (medchat/safety/combiner.py) and the written messages it learns from (data/written/)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from medchat.safety import combiner, engine, learned
+from medchat.safety.texts import LEVELS
+
+WRITTEN = combiner.written_files()
+
+
+def test_shipped_combiner_is_current():
+    """A catalogue or written-message edit without `python -m medchat.safety.combiner --build` fails here (the app
+    would silently fall back to the hand-set bars)."""
+    assert combiner.stored_hash() == learned.rows_hash(learned.exemplars())
+
+
+def test_stale_combiner_is_refused_with_the_command_to_rebuild(tmp_path, monkeypatch):
+    stale = tmp_path / "combiner.npz"
+    learned.save_exemplar_file(stale, [("x", "routine", "p", "", "")], coef=np.zeros((3, 4)), intercept=np.zeros(3))
+    monkeypatch.setattr(combiner, "COMBINER_FILE", stale)
+    with pytest.raises(RuntimeError, match="medchat.safety.combiner --build"):
+        combiner._load()
+
+
+def test_written_files_are_labelled_messages_from_five_writers():
+    assert len(WRITTEN) == 5
+    for path in WRITTEN:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        assert len(rows) >= 400, path.name
+        assert all(isinstance(r["text"], str) and r["text"].strip() and r["level"] in LEVELS for r in rows), path.name
+        levels = {r["level"] for r in rows}
+        assert {"emergency", "crisis", "routine"} <= levels, path.name
+        assert sum(r.get("category") == "lookalike" for r in rows) >= 90, path.name  # the hard negatives
+
+
+def test_leaving_a_writer_out_removes_exactly_its_messages():
+    t1 = {json.loads(line)["text"] for line in (learned.WRITTEN_DIR / "t1.jsonl").read_text().splitlines() if line}
+    assert len(learned.exemplars()) - len(learned.exemplars("t1")) == len(t1)
+    assert not t1 & {r[0] for r in learned.exemplars("t1") if r[2].startswith("written-")}
+
+
+def test_fold_model_fits_its_head_on_the_kept_rows_only():
+    rows = [(f"text {i}", lvl, f"p{i}", "", "") for i, lvl in enumerate(["routine", "emergency", "crisis"] * 4)]
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(12, 8)).astype(np.float32)
+    keep = np.array([True] * 9 + [False] * 3)
+    model = combiner.fold_model(None, rows, matrix, keep)
+    assert len(model.rows) == 9 and model.matrix.shape == (9, 8) and model.head.coef.shape == (3, 8)
+
+
+def test_features_have_the_shape_the_shipped_weights_expect(learned_triage):
+    comb = combiner.load()
+    assert comb is not None
+    for text in ("hello", "my chest hurts and my left arm is numb", "estoy pensando en quitarme la vida",
+                 "मेरे सीने में तेज़ दर्द है और पसीना आ रहा है"):
+        ly = engine.layers(text)
+        x = combiner.features(ly, text, comb.ngram)
+        assert x.shape == (comb.head.coef.shape[1],) and np.isfinite(x).all()
+        p = comb.proba(ly, text)
+        assert abs(sum(p) - 1) < 1e-5
+
+
+@pytest.mark.parametrize("text, level", [
+    # written here after the combiner was built, not in any exemplar file
+    ("my dad keeps saying the family will be better off without him and he just updated his will and gave me his "
+     "watch", "crisis"),
+    ("my 6 week old is burning up, 38.6 and won't feed", "emergency"),
+    ("honestly this spreadsheet is killing me, send help (and coffee)", "routine"),
+    ("I watched a documentary about the Golden Gate bridge jumpers for my journalism class", "routine"),
+])
+def test_combined_triage_on_new_wording(learned_triage, exemplar_texts, text, level):
+    assert text.lower() not in exemplar_texts
+    assert engine.triage(text).level == level
+
+
+def test_without_the_combiner_the_hand_set_bars_decide(learned_triage):
+    text = "I've been giving my things away and I wrote letters to everyone, I feel calm now"
+    with combiner.signals(learned.load(), None, None):  # e5: loaded as shipped
+        hand = engine.triage(text)
+    assert hand.level == "crisis" and "combiner" not in hand.reason
+    assert engine.triage(text).level == "crisis"
+
+
+def test_a_set_aside_red_flag_says_so(learned_triage):
+    """When the combiner overrules a layer's emergency / crisis vote, the reason says which and at what p."""
+    class Calm:
+        def proba(self, ly, text):
+            return (0.95, 0.03, 0.02)
+
+    text = "my friend says the pills are kept for tonight, she has written her goodbyes"
+    assert engine.triage(text).level == "crisis"
+    with combiner.signals(learned.load(), None, Calm()):
+        t = engine.triage(text)
+    assert t.level == "routine" and "set aside by the learned combiner" in t.reason and t.guidance == ""
+
+
+def test_the_precise_layers_red_flag_stands_whatever_the_combiner_says(learned_triage):
+    """The rules and the lexicon are the precise layers: a combiner sure the message is calm does not set them aside
+    (a buried crisis sentence in a long consultation once came out p 0.02 from a whole-message read)."""
+    class Sure:
+        def proba(self, ly, text):
+            return (0.99, 0.01, 0.0)
+
+    for text, level in [("what are the signs of a stroke? my mum's face is drooping right now", "emergency"),
+                        ("मेरी दो साल की बेटी ने घड़ी की बैटरी निगल ली है", "emergency")]:
+        with combiner.signals(learned.load(), None, Sure()):
+            assert engine.triage(text).level == level, text
+
+
+def test_ngram_head_reads_words_the_encoders_blur_and_survives_float16():
+    from medchat.safety import ngrams
+
+    texts = ["i will take all the pills tonight", "goodbye forever, pills are ready", "my chest is crushing, cant breathe",
+             "face drooping and slurred speech", "what is a good shampoo", "how much water should i drink"] * 3
+    levels = ["crisis", "crisis", "emergency", "emergency", "routine", "routine"] * 3
+    model = ngrams.fit(texts, levels)
+    p = model.proba(["the pills are ready for tonight", "which shampoo is good"])
+    assert p[0].argmax() == 2 and p[1].argmax() == 0
+    z = {k: np.asarray(v) for k, v in ngrams.arrays(model).items()}
+    assert np.abs(ngrams.from_arrays(z).proba(["the pills are ready for tonight"]) - p[:1]).max() < 0.01
