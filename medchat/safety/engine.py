@@ -85,7 +85,6 @@ TIP_MARGIN = 0.12
 # -0.03 keeps every dev gain.
 LINEAR_CRISIS_P = 0.8
 LINEAR_MIN_MARGIN = -0.03
-LINEAR_EMERGENCY_P = 1.01
 # e5 languages (bn, ur, fa, id, vi, sw, hi, ta): emergency + crisis probability above LINEAR_FLAG_P flags, the likelier
 # of the two decides the level, unless the nearest exemplars put the whole message on the calm side (e5's margins are
 # compressed: -0.005 is clearly calm there). Measured on the 151 dev-set messages in those languages (A-F) plus the two
@@ -222,10 +221,6 @@ def layers(text: str) -> Layers:
             and not any(w in FRAMING_VETO for w in findings.dropped) and not calm_framed()):
         votes.append(("crisis", f"warning signs of a crisis without crisis words (linear head, p {signal.probs[2]:.2f})",
                       "", "learned"))
-    if (signal is not None and signal.probs and signal.probs[1] > LINEAR_EMERGENCY_P
-            and signal.whole_margin > LINEAR_MIN_MARGIN and not topic_only and not rules_calm
-            and not any(w in FRAMING_VETO for w in findings.dropped) and not calm_framed()):
-        votes.append(("emergency", f"an emergency (linear head, p {signal.probs[1]:.2f})", "", "learned"))
     if signal is not None and signal.level in ("emergency", "crisis"):
         votes += [(lvl, f"{signal.label} (learned signal, margin {signal.margin:.2f})",
                    signal.tip if signal.margin > TIP_MARGIN else "", "learned") for lvl in _flag_levels(signal, text)]
@@ -240,8 +235,8 @@ def layers(text: str) -> Layers:
 
 def _combined(ly: Layers, text: str) -> tuple[list, str]:
     """The votes after the combiner (combiner.py), and a note when it set flagged votes aside: above its bar it sets
-    the flagged level, below it the flagged votes are set aside (the level comes from the urgent / routine votes).
-    Without the combiner, the votes as they are."""
+    the flagged level, below it the learned layers' flagged votes are set aside (the rules' and the lexicon's stand;
+    otherwise the urgent / routine votes decide). Without the combiner, the votes as they are."""
     comb = combiner.load()
     # it learned from messages an encoder read: a greeting, an emoji or an empty message is not one (measured: "hello",
     # with no encoder features, came out a crisis at p 0.67)

