@@ -9,7 +9,7 @@ whole triage is scored on that file. `--no-combiner`: the hand-set bars instead 
     python -m benchmarks.triage_crossval [--without-written | --no-combiner] [--set NAME=VALUE ...] [--sweep ...]
 
 `--set engine.LINEAR_CRISIS_P=0.7` changes a threshold of medchat.safety.engine / learned / second_encoder for the
-run (how the thresholds were chosen; README "Safety"). Embeddings are computed once per process (~2 min here).
+run (how the thresholds were chosen; README "Safety"). The models are fitted once per run; a run takes ~4 min here.
 """
 
 from __future__ import annotations

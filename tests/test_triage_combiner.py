@@ -10,13 +10,13 @@ import pytest
 from medchat.safety import combiner, engine, learned
 from medchat.safety.texts import LEVELS
 
-WRITTEN = combiner.written_files()
+WRITTEN = learned.written_files()
 
 
 def test_shipped_combiner_is_current():
     """A catalogue or written-message edit without `python -m medchat.safety.combiner --build` fails here (the app
     would silently fall back to the hand-set bars)."""
-    assert combiner.stored_hash() == learned.rows_hash(learned.exemplars())
+    assert learned.stored_hash(combiner.COMBINER_FILE) == learned.rows_hash(learned.exemplars())
 
 
 def test_stale_combiner_is_refused_with_the_command_to_rebuild(tmp_path, monkeypatch):
@@ -40,8 +40,10 @@ def test_written_files_are_labelled_messages_from_five_writers():
 
 def test_leaving_a_writer_out_removes_exactly_its_messages():
     t1 = {json.loads(line)["text"] for line in (learned.WRITTEN_DIR / "t1.jsonl").read_text().splitlines() if line}
-    assert len(learned.exemplars()) - len(learned.exemplars("t1")) == len(t1)
-    assert not t1 & {r[0] for r in learned.exemplars("t1") if r[2].startswith("written-")}
+    rows = learned.exemplars()
+    kept = [r for r, out in zip(rows, learned.written_mask(rows, "t1")) if not out]
+    assert len(rows) - len(kept) == len(t1)
+    assert not t1 & {r[0] for r in kept if r[2].startswith("written-")}
 
 
 def test_fold_model_fits_its_head_on_the_kept_rows_only():

@@ -14,8 +14,8 @@ precise layers' flags always standing (below). A gradient-boosted combiner did n
 the same folds without the n-gram head) and would need scikit-learn's trees at run time; this is one dot product.
 
 Above `FLAG_P` it sets the level (crisis if likelier than an emergency); below it the learned layers' emergency /
-crisis votes are set aside and the urgent / routine votes decide; the rules' and the lexicon's always stand. The weights ship in `data/combiner.npz`, stamped with
-the exemplar rows' hash (`python -m medchat.safety.combiner --build`, ~3 min: after the e5 matrix and the linear
+crisis votes are set aside and the urgent / routine votes decide; the rules' and the lexicon's always stand. The
+weights ship in `data/combiner.npz`, stamped with the exemplar rows' hash (`python -m medchat.safety.combiner --build`, 1-2 min here: after the e5 matrix and the linear
 heads); when stale it is not used (logged once; the hand-set bars decide) and tests/test_triage_combiner.py fails.
 """
 
@@ -30,13 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from medchat.safety import learned, linear, ngrams, second_encoder
+from medchat.safety.texts import LEVELS
 
 log = logging.getLogger(__name__)
 
 COMBINER_FILE = Path(__file__).resolve().parent / "data" / "combiner.npz"
 # Leave-one-writer-out (2,002 written messages, the combiner alone, before the n-gram head): p 0.5 right level
-# 91.6 % / look-alike false alarms 19.0 %, 0.55 90.9 / 17.1, 0.6 90.2 / 14.9, 0.65 88.7 / 13.7. The look-alikes of the earlier untouched sets raised about 0.7x
-# as many false alarms as these writers' (14 % vs 20 % under the same code), so 0.6 aims at the 10 % target there.
+# 91.6 % / look-alike false alarms 19.0 %, 0.55 90.9 / 17.1, 0.6 90.2 / 14.9, 0.65 88.7 / 13.7. Under round 9's code
+# these writers' look-alikes raised 23 % false alarms and set K's 14 % (its summary line, read before this was set),
+# so 0.6 aims at the 10 % target on sets like K.
 FLAG_P = 0.6
 # The precise layers' own emergency / crisis always stands: the combiner may add a flag or overrule the learned votes,
 # never the rules or the lexicon. Measured, the same cross-validation: letting it set them aside when sure (p < 0.1)
@@ -46,12 +48,12 @@ FLAG_P = 0.6
 # (the lexicon's) went the same way.
 PRECISE_LAYERS = ("rules", "lexicon")
 # A flag no layer voted for ("raised" by the combiner alone) needs this. Measured (the same cross-validation, the
-# precise layers then standing unless p < 0.1): 0.6
-# right level 90.8 %, crisis 94.5 %, look-alike false alarms 17.3 %; 0.8 88.0 / 91.8 / 14.1; 0.9 86.2 / 89.8 / 13.7.
+# precise layers then standing unless p < 0.1): 0.6 right level 90.8 %, crisis 94.5 %, look-alike false alarms
+# 17.3 %; 0.8 88.0 / 91.8 / 14.1; 0.9 86.2 / 89.8 / 13.7.
 # Recall first: 0.6, as for a confirmed flag. A deployment that must show fewer crisis lines can raise it.
 RAISE_P = 0.6
 C = 1.0  # C 0.3 / 1 / 3 were within 0.5 point of each other at every bar
-LEVELS = ("routine", "urgent", "emergency", "crisis")
+ONEHOT_LEVELS = ("routine", "urgent", "emergency", "crisis")  # the order the shipped weights were fitted in
 FRAMING = ("about an animal", "joking hyperbole", "study/hypothetical question")
 
 
@@ -63,16 +65,16 @@ def _signal_features(sig, with_nearest: bool) -> list[float]:
     n = 13 if with_nearest else 11
     if sig is None:
         return [0.0] * n
-    f = [1.0] + _onehot(sig.level, LEVELS) + [sig.margin, sig.whole_margin, sig.best_margin]
+    f = [1.0] + _onehot(sig.level, ONEHOT_LEVELS) + [sig.margin, sig.whole_margin, sig.best_margin]
     f += list(sig.probs or (0.0, 0.0, 0.0))
     return f + (_onehot(sig.nearest_flag, ("emergency", "crisis")) if with_nearest else [])
 
 
 def features(ly, text: str, ngram: ngrams.NgramHead | None) -> np.ndarray:
     """The combiner's input for one message: what every layer said (engine.Layers) and the n-gram head's read."""
-    voted = min((v[0] for v in ly.votes), key=lambda lv: ("emergency", "crisis", "urgent", "routine").index(lv))
+    voted = min((v[0] for v in ly.votes), key=LEVELS.index)  # the level the hand-set bars give
     dropped = ly.findings.dropped
-    f = _onehot(voted, LEVELS) + _onehot(ly.findings.triage.level, LEVELS)
+    f = _onehot(voted, ONEHOT_LEVELS) + _onehot(ly.findings.triage.level, ONEHOT_LEVELS)
     f += [float(bool(dropped)), float(any(w in FRAMING for w in dropped)), float(bool(ly.findings.crisis_too))]
     f += _signal_features(ly.signal, True) + _signal_features(ly.second, False)
     f += list(ly.signal.segment_probs) if ly.signal is not None and ly.signal.segment_probs else [0.0, 0.0]
@@ -119,20 +121,14 @@ def fold_models(without_written: bool = False, writers: list[str] | None = None)
     e5 = second_encoder._QueryEncoder(second_encoder._load_e5())
     use_matrix = np.asarray(use.encode([r[0] for r in rows]), dtype=np.float32)
     e5_matrix = second_encoder.exemplar_model(rows).matrix  # the shipped matrix when current, else embedded now
-    pids = np.array([r[2] for r in rows]).astype(str)
-    written = np.char.startswith(pids, "written-")
     models = {}
-    for path in written_files():
+    for path in learned.written_files():
         if writers and path.stem not in writers:
             continue
-        keep = ~written if without_written else ~np.char.startswith(pids, f"written-{path.stem}:")
+        keep = ~learned.written_mask(rows, "" if without_written else path.stem)
         models[path.stem] = (fold_model(use, rows, use_matrix, keep), fold_model(e5, rows, e5_matrix, keep),
                              ngrams.fit_rows([r for r, k in zip(rows, keep) if k]))
     return models
-
-
-def written_files() -> list[Path]:
-    return sorted(learned.WRITTEN_DIR.glob("*.jsonl"))
 
 
 @contextlib.contextmanager
@@ -151,12 +147,11 @@ def signals(use_model, e5_model, combiner: Combiner | None):
 
 def out_of_fold(models: dict[str, tuple], progress=print) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per writer: (features, labels 0 calm / 1 emergency / 2 crisis) of its messages, from its fold models."""
-    from medchat.jsonl import json_objects
-    from medchat.safety import engine
+    from medchat.safety import engine, report
 
     out = {}
     for stem, (use_model, e5_model, ngram) in models.items():
-        cases = [c for _, c in json_objects(learned.WRITTEN_DIR / f"{stem}.jsonl")]
+        cases = report.load_cases(learned.WRITTEN_DIR / f"{stem}.jsonl")
         with signals(use_model, e5_model, None):
             x = np.stack([features(engine.layers(c["text"]), c["text"], ngram) for c in cases])
         out[stem] = (x, linear.labels(np.array([c["level"] for c in cases])))
@@ -172,11 +167,6 @@ def build(path: Path = COMBINER_FILE) -> Path:
                ngrams.fit_rows(rows))
     return learned.save_exemplar_file(path, rows, coef=comb.head.coef, intercept=comb.head.intercept,
                                       **ngrams.arrays(comb.ngram))
-
-
-def stored_hash(path: Path = COMBINER_FILE) -> str:
-    with np.load(path) as z:
-        return str(z["rows_hash"])
 
 
 def _load() -> Combiner:
@@ -200,7 +190,7 @@ def load() -> Combiner | None:
 
 def main(argv: list[str] | None = None) -> int:
     return learned.build_command(argv, "python -m medchat.safety.combiner", __doc__,
-                                 f"{COMBINER_FILE.name} (fit the combiner, ~3 min)", build)
+                                 f"{COMBINER_FILE.name} (fit the combiner, 1-2 min)", build)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,12 @@ def build_command(argv, prog: str, doc: str, made: str, build) -> int:
     return 0
 
 
+def stored_hash(path: Path) -> str:
+    """The rows hash a precomputed file of the exemplars was stamped with (`save_exemplar_file`)."""
+    with np.load(path) as z:
+        return str(z["rows_hash"])
+
+
 def rows_hash(rows) -> str:
     """What a precomputed file of the exemplars (e5 matrix, linear heads) was made from: stale when this changes."""
     h = hashlib.sha256()
@@ -168,14 +174,21 @@ def labelled_rows(path: Path, prefix: str) -> list[tuple[str, str, str, str, str
     return rows
 
 
-def exemplars(leave_out: str = "") -> list[tuple[str, str, str, str, str]]:
-    """(text, level, presentation id, label, tip) for every catalogue phrasing, labelled case and written message
-    (`leave_out`: one written file's stem, left out for cross-validation)."""
+def written_files() -> list[Path]:
+    return sorted(WRITTEN_DIR.glob("*.jsonl"))
+
+
+def written_mask(rows, writer: str = "") -> np.ndarray:
+    """Which exemplar rows are written messages (of file `writer`, its stem, if given): the cross-validation's folds."""
+    return np.char.startswith(np.array([r[2] for r in rows]).astype(str), f"written-{writer}:" if writer else "written-")
+
+
+def exemplars() -> list[tuple[str, str, str, str, str]]:
+    """(text, level, presentation id, label, tip) for every catalogue phrasing, labelled case and written message."""
     rows = [(t, p.level, p.id, p.label, p.tip) for p in catalogue() for t in p.phrasings]
     rows += labelled_rows(CASES_FILE, "case")
-    for path in sorted(WRITTEN_DIR.glob("*.jsonl")):
-        if path.stem != leave_out:
-            rows += labelled_rows(path, f"written-{path.stem}")
+    for path in written_files():
+        rows += labelled_rows(path, f"written-{path.stem}")
     return rows
 
 

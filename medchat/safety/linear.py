@@ -39,10 +39,14 @@ class Head:
 
     def proba(self, embeddings: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities of CLASSES for (n, dim) embeddings (softmax, as scikit-learn's multinomial)."""
-        z = np.asarray(embeddings, dtype=np.float32) @ self.coef.T + self.intercept
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(np.asarray(embeddings, dtype=np.float32) @ self.coef.T + self.intercept)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, 3) logits."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def labels(levels: np.ndarray) -> np.ndarray:
@@ -72,11 +76,6 @@ def load_head(name: str, matrix: np.ndarray, levels: np.ndarray, rows_hash: str,
     except ImportError as e:
         log.warning("triage: cannot fit the %s head (%s); triage runs without it", name, e)
         return None
-
-
-def stored_hash(path: Path = HEADS_FILE) -> str:
-    with np.load(path) as z:
-        return str(z["rows_hash"])
 
 
 def build(path: Path = HEADS_FILE) -> Path:

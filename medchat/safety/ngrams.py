@@ -44,10 +44,7 @@ class NgramHead:
 
     def proba(self, texts) -> np.ndarray:
         """(n, 3) probabilities of linear.CLASSES."""
-        z = np.asarray(self.transform(texts) @ self.head.coef.T) + self.head.intercept
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return linear.softmax(np.asarray(self.transform(texts) @ self.head.coef.T) + self.head.intercept)
 
 
 def fit(texts, levels) -> NgramHead:

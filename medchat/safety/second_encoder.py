@@ -57,11 +57,6 @@ def build(path: Path = MATRIX_FILE) -> Path:
     return learned.save_exemplar_file(path, rows, matrix=matrix)
 
 
-def stored_hash(path: Path = MATRIX_FILE) -> str:
-    with np.load(path) as z:
-        return str(z["rows_hash"])
-
-
 def exemplar_model(rows) -> learned.NearestExemplars:
     """Nearest exemplars over e5, the matrix from the shipped file when it is current."""
     enc = _QueryEncoder(_load_e5())
