@@ -18,7 +18,9 @@ from tests.test_chat import SETTINGS, WordBackend
 
 TINY = FIXTURES / "medquad_tiny.jsonl"
 QUOTE = dataclasses.replace(SETTINGS, retrieval="quote")
-GOUT = "I keep getting pain and swelling in my big toe joint. Could it be gout?"
+# a routine question (since round 11 "pain and swelling in my big toe, could it be gout?" is graded urgent: it sits
+# next to a written urgent message, a hot swollen toe overnight, and NHS advice is to see a GP about a painful joint)
+GOUT = "My dad has gout. What is it and how is it treated?"
 # A trusted row whose text carries Markdown and HTML: quoted, it must show as text, never as a link, image or tag.
 HOSTILE = {
     "qid": "9999999-1", "collection": "test", "source": "MPlusHealthTopics", "url": "https://medlineplus.gov/hives.html",

@@ -3,10 +3,8 @@ its token budget, the Sources block (safe, attributed), the shipped index, and t
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest

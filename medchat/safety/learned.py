@@ -36,8 +36,9 @@ from medchat.safety.catalogue import catalogue
 log = logging.getLogger(__name__)
 
 CASES_FILE = Path(__file__).resolve().parent / "data" / "triage_cases.jsonl"
-# Messages written by five helper sessions blind to the rules, each in its own file (a writer is the unit of the
-# cross-validation in benchmarks/triage_crossval.py): the way people write, which the catalogue's phrasings are not.
+# Messages written by helper sessions blind to the rules (15 since round 11), each in its own file (a writer is the
+# unit of the cross-validation in benchmarks/triage_crossval.py): the way people write, which the catalogue's
+# phrasings are not.
 WRITTEN_DIR = Path(__file__).resolve().parent / "data" / "written"
 FLAGGED = ("emergency", "crisis")
 CALM = ("urgent", "routine")
