@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass
 
 from medchat.safety import combiner, language, learned, second_encoder
+from medchat.safety.learned import FLAGGED
 from medchat.safety.rule_engine import Triage, rule_findings
 from medchat.safety.texts import LEVELS, guidance_for
 
 __all__ = ["Layers", "Triage", "layers", "triage", "warm_up"]
-FLAGGED = ("emergency", "crisis")
 
 
 def warm_up() -> bool:
@@ -245,18 +245,17 @@ def _combined(ly: Layers, text: str) -> tuple[list, str]:
     # with no encoder features, came out a crisis at p 0.67)
     if comb is None or (ly.signal is None and ly.second is None):
         return ly.votes, ""
+    raising = not any(v[0] in FLAGGED for v in ly.votes)  # no layer voted a flag: the combiner alone would raise one
     # the rules' framing bounds a raise as it bounds the learned votes (layers()): a one-sentence message the rules
     # set aside as about an animal, a joke, an idiom or a study question is not raised by the combiner alone ("my dog
     # is choking on a bone", p 0.95; leave-one-writer-out unchanged, 92.7 / 95.9 / 17.1 % with or without). In a
     # longer message the framing may belong to another sentence (a cat scratching the sofa beside a buried crisis).
-    if (not any(v[0] in FLAGGED for v in ly.votes) and any(w in RAISE_FRAMING for w in ly.findings.dropped)
-            and len(learned.segments(text)) == 1):
+    if raising and any(w in RAISE_FRAMING for w in ly.findings.dropped) and len(learned.segments(text)) == 1:
         return ly.votes, ""
     p = comb.proba(ly, text)
     calm_votes = [v for v in ly.votes if v[0] not in FLAGGED]
     # the rules and the lexicon are the precise layers: their red flag stands whatever the combiner says
     calm_votes += [v for v in ly.votes if v[0] in FLAGGED and v[3] in combiner.PRECISE_LAYERS]
-    raising = not any(v[0] in FLAGGED for v in ly.votes)
     if p[1] + p[2] <= (combiner.RAISE_P if raising else combiner.FLAG_P):
         if len(calm_votes) == len(ly.votes) or any(v[0] in FLAGGED for v in calm_votes):
             return calm_votes, ""
