@@ -256,7 +256,7 @@ def _combined(ly: Layers, text: str) -> tuple[list, str]:
     calm_votes = [v for v in ly.votes if v[0] not in FLAGGED]
     # the rules and the lexicon are the precise layers: their red flag stands whatever the combiner says
     calm_votes += [v for v in ly.votes if v[0] in FLAGGED and v[3] in combiner.PRECISE_LAYERS]
-    bar = combiner.E5_P if ly.second is not None else combiner.RAISE_P if raising else combiner.FLAG_P
+    bar = combiner.RAISE_P if raising else combiner.FLAG_P
     if p[1] + p[2] <= bar:
         if len(calm_votes) == len(ly.votes) or any(v[0] in FLAGGED for v in calm_votes):
             return calm_votes, ""
