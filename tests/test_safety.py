@@ -266,6 +266,22 @@ def test_fuzzy_is_conservative():
         assert bent == [], bent[:20]
 
 
+def test_a_concept_is_skipped_only_where_none_of_its_patterns_matches():
+    """The rule layer tries a concept's patterns one by one only where their joined alternation matches: over every
+    English catalogue phrasing, the alternation matches exactly the sentences one of the patterns matches."""
+    from medchat.safety.catalogue import catalogue
+    from medchat.safety.concepts import CONCEPTS
+
+    sentences = {rule_engine._prepare(s)[0] for p in catalogue() for t in p.phrasings for s in rule_engine.normalize(t)}
+    hits = 0
+    for c in CONCEPTS.values():
+        for s in sentences:
+            one = any(p.search(s) for p in c.patterns)
+            assert bool(c.any_pattern.search(s)) == one, (c.label, s)
+            hits += one
+    assert hits > 1000  # the catalogue is mostly red flags: the matching side is exercised, not only the skipping
+
+
 # -----------------------------------------------------------------------------------------------
 # finalize_reply
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medchat.safety import combiner, engine, learned
+from medchat.safety import combiner, engine, learned, linear
 from medchat.safety.texts import LEVELS
 
 WRITTEN = learned.written_files()
@@ -33,13 +33,14 @@ def _rows(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_written_files_are_labelled_messages_from_twenty_one_writers():
-    # fifteen training writers (t1-t11 400 each, t12-t15 300 each in 12-16 languages apiece) and the three read
-    # blind sets K, L, M (two writers each, 150 each)
-    assert sorted(p.stem for p in WRITTEN) == sorted(["k1", "k2", "l1", "l2", "m1", "m2"] + [f"t{i}" for i in range(1, 16)])
+def test_written_files_are_labelled_messages_from_twenty_five_writers():
+    # seventeen training writers (t1-t11 400 each, t12-t17 about 300 each in 8-16 languages apiece) and the four read
+    # blind sets K, L, M, N (two writers each, 150 each)
+    assert sorted(p.stem for p in WRITTEN) == sorted([f"{s}{i}" for s in "klmn" for i in (1, 2)]
+                                                     + [f"t{i}" for i in range(1, 18)])
     for path in WRITTEN:
         rows = _rows(path)
-        assert len(rows) >= (150 if path.stem[0] in "klm" else 300 if int(path.stem[1:]) >= 12 else 400), path.name
+        assert len(rows) >= (150 if path.stem[0] in "klmn" else 300 if int(path.stem[1:]) >= 12 else 400), path.name
         assert all(isinstance(r["text"], str) and r["text"].strip() and r["level"] in LEVELS for r in rows), path.name
         levels = {r["level"] for r in rows}
         assert {"emergency", "crisis", "routine"} <= levels, path.name
@@ -47,10 +48,10 @@ def test_written_files_are_labelled_messages_from_twenty_one_writers():
 
 
 def test_the_blind_sets_are_not_learned():
-    """Set O (benchmarks/triage_sets/o*.jsonl) is the untouched set of round 13, and set N (read after round 12) is
-    not training data either: none of their messages may be an exemplar."""
+    """Sets O and P (benchmarks/triage_sets/o*.jsonl, p*.jsonl) are the untouched sets of round 13: none of their
+    messages may be an exemplar."""
     learned_texts = {r[0].strip().lower() for r in learned.exemplars()}
-    blind = {r["text"].strip().lower() for p in sorted(BLIND_DIR.glob("[no]*.jsonl")) for r in _rows(p)}
+    blind = {r["text"].strip().lower() for p in sorted(BLIND_DIR.glob("[op]*.jsonl")) for r in _rows(p)}
     assert len(blind) >= 600
     assert not blind & learned_texts
 
@@ -142,3 +143,33 @@ def test_ngram_head_reads_words_the_encoders_blur_and_survives_float16():
     assert p[0].argmax() == 2 and p[1].argmax() == 0
     z = {k: np.asarray(v) for k, v in ngrams.arrays(model).items()}
     assert np.abs(ngrams.from_arrays(z).proba(["the pills are ready for tonight"]) - p[:1]).max() < 0.01
+
+
+def test_ngram_head_scores_a_message_as_the_vectorizer_would():
+    """The per-message read (the analyzer and hash of scikit-learn's HashingVectorizer, the product over the
+    message's own features) gives the probabilities of the vectorizer's sparse transform, in any script."""
+    model = combiner.load().ngram
+    texts = ["I took 40 paracetamol an hour ago", "मेरे सीने में तेज़ दर्द है और पसीना आ रहा है", "頭が割れるように痛い",
+             "asking for a friend: what's a lethal dose?", "", "!!!", "ok"]
+    via_transform = linear.softmax(np.asarray(model.transform(texts) @ model.head.coef.T) + model.head.intercept)
+    assert np.abs(model.proba(texts) - via_transform).max() < 1e-5
+
+
+def test_the_combiner_alone_needs_more_to_raise_a_long_english_message(learned_triage):
+    """A red flag no layer voted for in a long English message (the rules read each of its sentences, the learned
+    signal scores each one) needs p > RAISE_LONG_EN_P from the combiner alone; a short one, or one in another
+    language, is raised at RAISE_P."""
+    class Leaning:
+        def proba(self, ly, text):
+            return (0.2, 0.8, 0.0)
+
+    long_en = ("Hi, for about two months I have had dry, flaky patches on both elbows and a little on my knees. They "
+               "itch a bit in the evening. I use an ordinary moisturiser. Could this be eczema, and what should I try?")
+    short_en = "dry flaky patches on my elbows"
+    long_es = ("Hola, desde hace unos dos meses tengo placas secas y escamosas en los dos codos y un poco en las rodillas. "
+               "Me pican algo por la noche. Uso una crema hidratante normal. ¿Puede ser eccema y qué debería probar?")
+    assert len(long_en) > learned.LONG_MESSAGE_CHARS and len(long_es) > learned.LONG_MESSAGE_CHARS
+    with combiner.signals(learned.load(), None, Leaning()):
+        levels = {t: engine.triage(t).level for t in (long_en, short_en, long_es)}
+    assert combiner.RAISE_P < 0.8 < combiner.RAISE_LONG_EN_P
+    assert levels == {long_en: "routine", short_en: "emergency", long_es: "emergency"}

@@ -49,9 +49,8 @@ LOOKALIKES = [
     "Mon oncle a fait un AVC il y a vingt ans, il va très bien, peut-il prendre l'avion ?",
     "Meine Schwester hatte vor zehn Jahren einen Suizidversuch, heute geht es ihr gut. Soll sie das dem Zahnarzt sagen?",
     "दादी को 8 साल पहले लकवा हुआ था, अब बिल्कुल ठीक हैं, क्या वो मंदिर की सीढ़ियाँ चढ़ सकती हैं?",
-    pytest.param("yaar ye office ka kaam meri jaan le lega, neend nahi aati",
-                 marks=pytest.mark.xfail(strict=True, reason="round 12 known false alarm (README Safety): the combiner "
-                                         "alone raises it (p 0.71; e5's crisis head p 0.79)")),
+    # round 12's known false alarm (the combiner alone raised it, p 0.71); calm since round 13's data
+    "yaar ye office ka kaam meri jaan le lega, neend nahi aati",
 ]
 # a long, ordinary consultation message (new wording, no patient text): sign-offs, pleas and worry must not read as a
 # farewell or a crisis; the same message with one alarming sentence still flags

@@ -86,6 +86,9 @@ class Concept:
     # context for a rule's none_of only: matched as written (no negation / past / framing checks) and never noted
     # as dropped (a dropped note makes engine.py ask the learned signal for a clear margin)
     context: bool = False
+    # all the patterns in one alternation: a sentence it does not match is skipped without trying each pattern
+    # (measured: the rule layer's concept loop 2.3 -> 1.0 ms a message on set N); it matches wherever one does
+    any_pattern: re.Pattern | None = None
 
 
 def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool = False,
@@ -97,6 +100,7 @@ def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool 
         crisis,
         re.compile(rf"\b(?:{recurring})\b") if recurring else None,
         context,
+        re.compile("|".join(rf"\b(?:{p})\b" for p in patterns)),
     )
 
 

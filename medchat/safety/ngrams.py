@@ -43,8 +43,35 @@ class NgramHead:
         return normalize(counts.multiply(self.idf).tocsr())
 
     def proba(self, texts) -> np.ndarray:
-        """(n, 3) probabilities of linear.CLASSES."""
-        return linear.softmax(np.asarray(self.transform(texts) @ self.head.coef.T) + self.head.intercept)
+        """(n, 3) probabilities of linear.CLASSES (the same as through `transform`, to float rounding)."""
+        return np.stack([self._proba_one(t) for t in texts])
+
+    def _proba_one(self, text: str) -> np.ndarray:
+        # scikit-learn's transform plus a sparse product cost 3.4 ms a message here, this 0.9 (measured on set N):
+        # the same analyzer and hash, the product over the message's few hundred features only
+        idx, counts = np.unique(np.fromiter(map(_feature_index, _analyzer()(text)), dtype=np.int64), return_counts=True)
+        tfidf = (1.0 + np.log(counts)) * self.idf[idx]  # sublinear tf, as transform
+        tfidf /= np.sqrt(tfidf @ tfidf) or 1.0
+        return linear.softmax((tfidf.astype(np.float32) @ self._coef_by_feature[idx] + self.head.intercept)[None, :])[0]
+
+    @functools.cached_property
+    def _coef_by_feature(self) -> np.ndarray:
+        return np.ascontiguousarray(self.head.coef.T)
+
+
+@functools.lru_cache(maxsize=1)
+def _analyzer():
+    return _vectorizer().build_analyzer()
+
+
+@functools.lru_cache(maxsize=2**17)
+def _feature_index(ngram: str) -> int:
+    """The column HashingVectorizer puts an n-gram in (murmurhash3 of its UTF-8, seed 0, absolute value mod the
+    width; scikit-learn's special case for the one hash whose absolute value overflows)."""
+    from sklearn.utils import murmurhash3_32
+
+    h = murmurhash3_32(ngram, seed=0)
+    return (2**31 - 1 - (N_FEATURES - 1)) % N_FEATURES if h == -2**31 else abs(h) % N_FEATURES
 
 
 def fit(texts, levels) -> NgramHead:

@@ -110,10 +110,15 @@ def normalize(text: str) -> list[str]:
     return sentences
 
 
-def _prepare(sentence: str) -> str:
+def _prepare(sentence: str) -> tuple[str, bool]:
+    """The sentence with figures of speech rewritten away and pseudo-negations marked; and whether an idiom was
+    rewritten (a rewrite changes the sentence at its first idiom that matches, so this is "any idiom matches")."""
+    idiom = False
     for pattern, repl in IDIOMS:
-        sentence = re.sub(pattern, repl, sentence)
-    return re.sub(PSEUDO_NEGATIONS, "unsure", sentence)
+        rewritten = re.sub(pattern, repl, sentence)
+        idiom = idiom or rewritten != sentence
+        sentence = rewritten
+    return re.sub(PSEUDO_NEGATIONS, "unsure", sentence), idiom
 
 
 def _negated(sentence: str, start: int) -> bool:
@@ -184,11 +189,11 @@ def _hyperbole(sentence: str, text_all: str, match: str) -> bool:
 
 def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
     """Concepts present in `text` -> the words that matched; plus notes on matches that were dropped."""
-    raw = normalize(text)
-    sentences = [_prepare(s) for s in raw]
+    prepared = [_prepare(s) for s in normalize(text)]
+    sentences = [s for s, _ in prepared]
     # a figure of speech rewritten away ("dying to know", "stroke of luck"): noted, so that the learned signal
     # (which reads topics, not idioms) needs a clear margin to overrule it
-    idioms = ["figure of speech (idiom)"] if any(re.sub(p, r, s) != s for s in raw for p, r in IDIOMS) else []
+    idioms = ["figure of speech (idiom)"] if any(idiom for _, idiom in prepared) else []
     whole = " . ".join(sentences)
     looks_ahead = bool(FUTURE.search(whole))
     framed = [bool(FRAMES.search(s) or (looks_ahead and HYPOTHETICAL_I.search(s))) for s in sentences]
@@ -198,6 +203,8 @@ def _find_concepts(text: str) -> tuple[dict[str, str], list[str]]:
     dropped: list[str] = []
     for s, is_framed, is_actual in zip(sentences, framed, actual):
         for name, c in CONCEPTS.items():
+            if not c.any_pattern.search(s):
+                continue
             for pattern in c.patterns:
                 for m in pattern.finditer(s):
                     if c.context:

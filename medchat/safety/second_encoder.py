@@ -6,7 +6,7 @@ inside the wheel, no network; run by onnxruntime, `e5_engine.py`), nearest exemp
 Why only there (measured, README "Safety"): e5 reads these languages (a Hindi heart attack lands next to the Hindi
 and English chest-pain exemplars) but costs ~16-20 ms a message (one pass over the message, its sentences read from it;
 2 threads) against USE's 3-13 ms (short to long messages); the 15 USE languages keep their tuned signal untouched. Both sides are embedded with
-e5's "query: " prefix (the model card's convention for symmetric similarity). Embedding the ~8,300 exemplars takes
+e5's "query: " prefix (the model card's convention for symmetric similarity). Embedding the ~9,300 exemplars takes
 ~2 min here, so the matrix is precomputed into
 `data/e5_exemplars.npz` (`python -m medchat.safety.second_encoder --build`), stamped with a hash of the exemplar rows;
 a stale file is re-embedded at load (slow, logged) and tests/test_triage_second_encoder.py fails on it.
