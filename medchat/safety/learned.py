@@ -203,9 +203,9 @@ class NearestExemplars:
         self.levels = np.array([r[1] for r in rows])
         # `matrix`: the exemplars already embedded (second_encoder.py ships them in a data file: ~2 min to embed here)
         self.matrix = np.asarray(encoder.encode([r[0] for r in rows]) if matrix is None else matrix, dtype=np.float32)
-        # the exemplar rows of each group _top ranks, found once (measured: building the masks per segment cost
-        # ~1 ms a message)
-        self.index = {lvls: np.flatnonzero(np.isin(self.levels, lvls)) for lvls in (FLAGGED, CALM, ("urgent",), ("routine",))}
+        # the exemplar rows of each group _top ranks: found once, not for every sentence of every message
+        self.index = {lvls: np.flatnonzero(np.isin(self.levels, lvls))
+                      for lvls in (FLAGGED, CALM, ("urgent",), ("routine",))}
         self.head = None  # a linear.Head over the same embeddings, set by the loader (None: Signal.probs is ())
 
     def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[float, int]:
