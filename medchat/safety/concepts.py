@@ -93,14 +93,15 @@ class Concept:
 
 def concept(label: str, *patterns: str, unless: str | None = None, crisis: bool = False,
             recurring: str | None = None, context: bool = False) -> Concept:
+    compiled = tuple(re.compile(rf"\b(?:{p})\b") for p in patterns)
     return Concept(
         label,
-        tuple(re.compile(rf"\b(?:{p})\b") for p in patterns),
+        compiled,
         re.compile(rf"\b(?:{unless})\b") if unless else None,
         crisis,
         re.compile(rf"\b(?:{recurring})\b") if recurring else None,
         context,
-        re.compile("|".join(rf"\b(?:{p})\b" for p in patterns)),
+        re.compile("|".join(p.pattern for p in compiled)),
     )
 
 

