@@ -221,6 +221,9 @@ def test_similarities_are_the_matrix_product():
         q = rng.standard_normal((n, 64)).astype(np.float32)
         np.testing.assert_allclose(sims(q), q @ matrix.T, rtol=0, atol=1e-4)
     assert sims(np.zeros((0, 64), np.float32)).shape == (0, 3001)
+    unpacked = learned.Similarities(matrix, packed=False)  # a combiner build's fold models: numpy, no session
+    assert unpacked.session is None
+    np.testing.assert_allclose(unpacked(q), sims(q), rtol=0, atol=1e-4)
 
 
 def test_each_segments_nearest_exemplars_are_found_as_one_row_at_a_time():

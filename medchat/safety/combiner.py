@@ -121,7 +121,7 @@ def fit(x: np.ndarray, y: np.ndarray, ngram: ngrams.NgramHead) -> Combiner:
 
 def fold_model(encoder, rows, matrix, keep) -> learned.NearestExemplars:
     """Nearest exemplars and a freshly fitted head over the kept rows (no file is read or written)."""
-    model = learned.NearestExemplars(encoder, [r for r, k in zip(rows, keep) if k], matrix[keep])
+    model = learned.NearestExemplars(encoder, [r for r, k in zip(rows, keep) if k], matrix[keep], packed=False)
     model.head = linear.fit(model.matrix, model.levels)
     return model
 

