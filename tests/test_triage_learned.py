@@ -261,3 +261,11 @@ def test_the_fast_use_tokenizer_gives_usem3s_own_ids():
 
 def test_the_learned_signal_reads_with_the_fast_tokenizer():
     assert isinstance(learned.load().encoder._model.sp, learned.FastTokenizer)
+
+
+def test_without_the_sentencepiece_library_use_keeps_its_own_tokenizer(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentencepiece", None)  # `import sentencepiece` now raises ImportError
+    use = learned._load_encoder()
+    assert not isinstance(use._model.sp, learned.FastTokenizer)
+    texts = ["my chest is tight and my left arm feels heavy", "me duele mucho el pecho"]
+    np.testing.assert_array_equal(use.encode(texts), learned.load().encoder.encode(texts))
