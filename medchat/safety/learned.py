@@ -288,11 +288,6 @@ class NearestExemplars:
         # the mean as float32 then float, as the one-row mean was
         return top.mean(axis=1), idx[np.take_along_axis(best, top.argmax(axis=1)[:, None], axis=1)[:, 0]]
 
-    def margins(self, text: str) -> list[tuple[float, float, int, int, np.ndarray, int]]:
-        """Per segment: flagged margin, urgent margin, index of the best flagged and best urgent exemplar, sims,
-        index of the best calm exemplar."""
-        return self.embed_and_margins(text)[0]
-
     def probs(self, q: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """The linear head's (calm, emergency, crisis) for the whole message's embedding q[0], and its highest
         (emergency, crisis) over all segments; ((), ()) without a head."""
@@ -301,8 +296,11 @@ class NearestExemplars:
         p = self.head.proba(q)
         return tuple(float(x) for x in p[0]), tuple(float(x) for x in p[:, 1:].max(axis=0))
 
-    def embed_and_margins(self, text: str) -> tuple[list[tuple[float, float, int, int, np.ndarray, int]], np.ndarray]:
-        """`margins` and the segments' embeddings (row 0: the whole message), embedded once for both signals."""
+    def embed_and_margins(self, text: str) -> tuple[list[str], list[tuple[float, float, int, int, np.ndarray, int]],
+                                                    np.ndarray]:
+        """The message's segments (`segments`: the whole message first), and per segment its flagged margin, urgent
+        margin, index of the best flagged and best urgent exemplar, sims and index of the best calm exemplar; and the
+        segments' embeddings (row 0: the whole message), embedded once for the margins and the linear head."""
         segs = segments(text)
         with one_blas_thread():  # measured: a BLAS thread pool on a busy 2-core machine costs ~6 ms a message
             # an encoder that reads a message's sentences from the message's own pass says so (e5: 2.6x faster)
@@ -313,15 +311,14 @@ class NearestExemplars:
         (urgent, i_u), (routine, _) = self._top(all_sims, ("urgent",)), self._top(all_sims, ("routine",))
         out = [(float(flagged[j]) - float(calm[j]), float(urgent[j]) - float(routine[j]), int(i_f[j]), int(i_u[j]),
                 all_sims[j], int(i_c[j])) for j in range(len(segs))]
-        return out, q
+        return segs, out, q
 
     def score(self, text: str) -> Signal:
-        per_segment, q = self.embed_and_margins(text)
+        segs, per_segment, q = self.embed_and_margins(text)
         whole, best = self.probs(q)
-        return replace(self._decide(text, per_segment), probs=whole, segment_probs=best)
+        return replace(self._decide(text, segs, per_segment), probs=whole, segment_probs=best)
 
-    def _decide(self, text: str, per_segment) -> Signal:
-        segs = segments(text)
+    def _decide(self, text: str, segs: list[str], per_segment) -> Signal:
         whole = per_segment[0]
         best = max(per_segment, key=lambda m: m[0])  # the most alarming segment (the whole message included)
         # flagged: the whole message clears its bar, or one sentence of a longer message clears the higher one.

@@ -102,8 +102,7 @@ def score(text: str) -> learned.Signal | None:
     model = load()
     if model is None:
         return None
-    segs = learned.segments(text)
-    per, q = model.embed_and_margins(text)
+    segs, per, q = model.embed_and_margins(text)
     cleared = [(m, s) for i, (m, s) in enumerate(zip(per, segs))
                if m[0] > (FLAG_MARGIN if i == 0 else SENTENCE_MARGIN)]
     best = max(per, key=lambda m: m[0])
