@@ -10,6 +10,7 @@ and has SINCE BEEN USED FOR DEVELOPMENT: it is no longer a held-out measurement 
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import sys
@@ -264,6 +265,33 @@ def test_fuzzy_is_conservative():
                 if w.isalpha() and w.islower() and len(w) >= 6 and w not in lexicon.TYPOS
                 and fix(w) != w and not w.endswith("in") and not re.search(r"(\w)\1\1", w)]  # "xxxiii"
         assert bent == [], bent[:20]
+
+
+def test_the_fuzzy_candidates_hold_every_target_within_the_limit():
+    """Only the targets sharing a deletion variant with a word are measured: for misspellings of every target (each
+    one or two edits: a letter deleted, added, changed, two swapped) and every word of the English catalogue, they
+    include every target a full scan finds within the limit."""
+    from medchat.safety.catalogue import catalogue
+
+    def edits(w):
+        letters = "aeiorstnlhy"
+        return ({w[:i] + w[i + 1:] for i in range(len(w))} | {w[:i] + c + w[i:] for i in range(len(w) + 1) for c in letters}
+                | {w[:i] + c + w[i + 1:] for i in range(len(w)) for c in letters}
+                | {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)})
+
+    rng = random.Random(0)
+    words = set()
+    for t in sorted(lexicon.FUZZY_TARGETS):
+        once = rng.sample(sorted(edits(t)), 12)
+        words |= set(once) | {rng.choice(sorted(edits(e))) for e in once}  # 12 words one edit away, 12 two
+    words |= {w for p in catalogue() for t in p.phrasings for w in re.findall(r"[a-z]{6,}", t.lower())}
+    checked = 0
+    for w in words:
+        for limit in (1, rule_engine.FUZZY_LIMIT):
+            within = {t for t in lexicon.FUZZY_TARGETS if rule_engine._osa_distance(w, t, limit) <= limit}
+            assert within <= rule_engine._fuzzy_candidates(w, limit), (w, limit)
+            checked += bool(within)
+    assert checked > 1500  # most misspellings are within reach of a target: the check is not vacuous
 
 
 def test_a_concept_is_skipped_only_where_none_of_its_patterns_matches():
