@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medchat.safety import combiner, engine, learned, linear
+from medchat.safety import combiner, engine, learned, linear, ngrams
 from medchat.safety.texts import LEVELS
 
 WRITTEN = learned.written_files()
@@ -133,8 +133,6 @@ def test_the_precise_layers_red_flag_stands_whatever_the_combiner_says(learned_t
 
 
 def test_ngram_head_reads_words_the_encoders_blur_and_survives_float16():
-    from medchat.safety import ngrams
-
     texts = ["i will take all the pills tonight", "goodbye forever, pills are ready", "my chest is crushing, cant breathe",
              "face drooping and slurred speech", "what is a good shampoo", "how much water should i drink"] * 3
     levels = ["crisis", "crisis", "emergency", "emergency", "routine", "routine"] * 3
@@ -150,9 +148,14 @@ def test_ngram_head_scores_a_message_as_the_vectorizer_would():
     message's own features) gives the probabilities of the vectorizer's sparse transform, in any script."""
     model = combiner.load().ngram
     texts = ["I took 40 paracetamol an hour ago", "मेरे सीने में तेज़ दर्द है और पसीना आ रहा है", "頭が割れるように痛い",
-             "asking for a friend: what's a lethal dose?", "", "!!!", "ok"]
+             "asking for a friend: what's a lethal dose?", "", "!!!", "ok",
+             "PAIN  pain\tpain\n\n pain\u00a0\u2003ÉCOLE İstanbul a b", "🙂🙂 x"]
     via_transform = linear.softmax(np.asarray(model.transform(texts) @ model.head.coef.T) + model.head.intercept)
     assert np.abs(model.proba(texts) - via_transform).max() < 1e-5
+    # word by word (each word's n-grams cached): the same columns as the analyzer's n-grams of the whole message
+    for text in texts:
+        whole = np.fromiter(map(ngrams._feature_index, ngrams._analyzer()(text)), dtype=np.int64)
+        assert sorted(ngrams.message_features(text)) == sorted(whole), text
 
 
 def test_the_combiner_alone_needs_more_to_raise_a_long_english_message(learned_triage):

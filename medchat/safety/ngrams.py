@@ -50,7 +50,7 @@ class NgramHead:
     def _proba_one(self, text: str) -> np.ndarray:
         # scikit-learn's transform plus a sparse product cost 3.4 ms a message here, this 0.9 (measured on set N):
         # the same analyzer and hash, the product over the message's few hundred features only
-        idx, counts = np.unique(np.fromiter(map(_feature_index, _analyzer()(text)), dtype=np.int64), return_counts=True)
+        idx, counts = np.unique(message_features(text), return_counts=True)
         tfidf = (1.0 + np.log(counts)) * self.idf[idx]  # sublinear tf, as transform
         tfidf /= np.sqrt(tfidf @ tfidf) or 1.0
         return linear.softmax((tfidf.astype(np.float32) @ self._coef_by_feature[idx] + self.head.intercept)[None, :])[0]
@@ -63,6 +63,26 @@ class NgramHead:
 @functools.lru_cache(maxsize=1)
 def _analyzer():
     return _vectorizer().build_analyzer()
+
+
+def message_features(text: str) -> np.ndarray:
+    """The columns of every n-gram the analyzer makes of `text`, one per n-gram: word by word, as char_wb makes them
+    (each word's n-grams are its own, padded with a space each side). Why: one cached array a word instead of a
+    hash-table lookup per n-gram, 0.42 -> 0.05 ms a message on set P (measured)."""
+    words = _preprocessor()(text).split()
+    return np.concatenate([_word_features(w) for w in words]) if words else np.zeros(0, dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _preprocessor():
+    return _vectorizer().build_preprocessor()  # lowercase, as the analyzer does first
+
+
+@functools.lru_cache(maxsize=2**16)
+def _word_features(word: str) -> np.ndarray:
+    cols = np.fromiter(map(_feature_index, _vectorizer()._char_wb_ngrams(word)), dtype=np.int64)
+    cols.flags.writeable = False  # shared by every message with this word
+    return cols
 
 
 @functools.cache

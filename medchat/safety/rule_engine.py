@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -57,7 +58,6 @@ def _vocabulary() -> frozenset[str]:
 
 
 VOCAB = _vocabulary()
-_FUZZY_CACHE: dict[str, str] = {}
 FUZZY_LIMIT = 2  # the most edits _fix_token allows (words of 9+ letters; 1 below that)
 
 
@@ -89,6 +89,7 @@ def _fuzzy_candidates(tok: str, limit: int) -> set[str]:
     return set().union(*(_TARGETS_BY_DELETION.get(v, ()) for v in _deletions(tok, limit)))
 
 
+@functools.lru_cache(maxsize=2**16)  # a word's fix depends on the word alone; most words recur
 def _fix_token(tok: str) -> str:
     """Typo table, stretched letters, g-dropping, then a conservative fuzzy match."""
     if tok in TYPOS:
@@ -104,17 +105,14 @@ def _fix_token(tok: str) -> str:
         return tok + "g"
     if len(tok) < 6 or tok in REAL_WORDS:
         return tok
-    if tok not in _FUZZY_CACHE:
-        limit = FUZZY_LIMIT if len(tok) >= 9 else 1
-        # closest first; on a tie the target of the same length (a swapped letter, not a missing one)
-        hits = sorted(
-            (d, abs(len(t) - len(tok)), t) for t in _fuzzy_candidates(tok, limit)
-            if t[0] == tok[0] and (d := _osa_distance(tok, t, limit)) <= limit
-        )
-        # only an unambiguous best candidate is used
-        best = hits[0][2] if hits and (len(hits) == 1 or hits[0][:2] < hits[1][:2]) else tok
-        _FUZZY_CACHE[tok] = best
-    return _FUZZY_CACHE[tok]
+    limit = FUZZY_LIMIT if len(tok) >= 9 else 1
+    # closest first; on a tie the target of the same length (a swapped letter, not a missing one)
+    hits = sorted(
+        (d, abs(len(t) - len(tok)), t) for t in _fuzzy_candidates(tok, limit)
+        if t[0] == tok[0] and (d := _osa_distance(tok, t, limit)) <= limit
+    )
+    # only an unambiguous best candidate is used
+    return hits[0][2] if hits and (len(hits) == 1 or hits[0][:2] < hits[1][:2]) else tok
 
 
 def normalize(text: str) -> list[str]:
