@@ -25,7 +25,7 @@ from medchat.safety.learned import FLAGGED
 from medchat.safety.rule_engine import Triage, rule_findings
 from medchat.safety.texts import LEVELS, guidance_for
 
-__all__ = ["Layers", "Triage", "layers", "triage", "warm_up"]
+__all__ = ["Layers", "Triage", "layers", "reader", "triage", "warm_up"]
 
 
 def warm_up() -> bool:
@@ -127,6 +127,14 @@ def _has_words(text: str) -> bool:
     return len(re.findall(r"[^\W\d_]{2,}", text)) >= 2 or len(re.findall(r"[\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]", text)) >= 2
 
 
+def reader(code: str, text: str) -> str:
+    """Which learned encoder reads a message: "use" (English and USE's 15 other languages), "e5" (the languages only
+    the second encoder reads) or "" (too few words for an embedding to mean anything)."""
+    if not _has_words(text):
+        return ""
+    return "use" if code in language.LEARNED_LANGUAGES else "e5"
+
+
 def _rank(level: str) -> int:
     return LEVELS.index(level)
 
@@ -157,14 +165,14 @@ def layers(text: str) -> Layers:
     # messages landed next to random red flags with margins up to 0.23)
     # Hinglish (Hindi in Latin letters) is detected as hi: not read by this encoder (measured: "mere bete ko 2 din se
     # bukhar hai" sat next to a choking exemplar), but by the lexicon, the rules (its English words) and e5 below
-    signal = learned.score(text) if model_loaded and code in language.LEARNED_LANGUAGES and _has_words(text) else None
+    read_by = reader(code, text)
+    signal = learned.score(text) if model_loaded and read_by == "use" else None
     signal_read = signal  # what the encoder said, before the rules' framing below sets it aside
     flags = language.red_flags(text, code) if code != "en" else []
     lexicon_levels = tuple(f.level for f in flags)
     # a language USE cannot read (hi, bn, ur, fa, id, sw, vi, ta, Hinglish, ...): the second encoder (e5) reads it.
     # English and USE's 15 other languages never reach it, so their results and latency stay as they were.
-    second = (second_encoder.score(text) if code != "en" and code not in language.LEARNED_LANGUAGES
-              and _has_words(text) else None)
+    second = second_encoder.score(text) if read_by == "e5" else None
     # Hinglish too since round 11: with the written Hinglish messages among the exemplars, leave-one-writer-out (12
     # writers) right level went 90.8 -> 92.7 %, crisis 93.4 -> 95.9 %, look-alike false alarms 16.7 -> 17.1 % (round 5
     # had kept it out: with no Hinglish exemplars e5 put "main ab jeena nahi chahta" nearest a heart attack)
