@@ -30,12 +30,19 @@ ENGINES = ("onnxruntime int8 (shipped)", "onnxruntime 4-bit MatMulNBits", "torch
 SYNTHETIC = (16, 64, 128)
 
 
+def in_e5_language(text: str) -> bool:
+    """Written in a language only e5 reads (engine.reader, before its few-words check: the numbers of round 16)."""
+    from medchat.safety import language
+
+    return language.detect(text) not in language.LEARNED_LANGUAGES
+
+
 def e5_messages(every: int = 1) -> list[str]:
     """The written messages in languages only e5 reads (what second_encoder.score is asked about)."""
-    from medchat.safety import language, learned
+    from medchat.safety import learned
 
     texts = [c["text"] for path in learned.written_files() for c in map(json.loads, path.open(encoding="utf-8"))]
-    return [t for t in texts if (c := language.detect(t)) != "en" and c not in language.LEARNED_LANGUAGES][::every]
+    return [t for t in texts if in_e5_language(t)][::every]
 
 
 def _session(path: Path):
@@ -139,15 +146,14 @@ def speed(rounds: int) -> None:
 def layers(counts: list[int]) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from medchat.safety import language, learned
+    from medchat.safety import learned
     from medchat.safety.e5_engine import E5Onnx, export_fp32
 
     rows = learned.exemplars()
     texts = [r[0] for r in rows]
     flagged = np.isin([r[1] for r in rows], learned.FLAGGED)
     writer = np.array([r[2].split(":")[0] if r[2].startswith("written-") else "" for r in rows])
-    asked = np.array([bool(w) and (c := language.detect(t)) != "en" and c not in language.LEARNED_LANGUAGES
-                      for t, w in zip(texts, writer)])
+    asked = np.array([bool(w) and in_e5_language(t) for t, w in zip(texts, writer)])
     engine = E5Onnx()
     print(f"\nnearest exemplars over e5 cut to L layers: {asked.sum()} written e5-language messages, each against the "
           f"{len(rows)} exemplars but its writer's")
