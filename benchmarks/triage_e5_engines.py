@@ -6,7 +6,10 @@ Speed: multilingual-e5-small on one window a call, 2 threads, each engine in its
 pool would slow the next engine in the same one), the engines in turn for `--rounds` rounds (the machine drifts):
 synthetic 16 / 64 / 128-token windows and every 4th written message in e5's languages. Engines: the shipped int8
 graph (e5_engine.E5Onnx); onnxruntime's 4-bit MatMulNBits (block 32 like the wheel's, int8 compute); torch's dynamic
-int8 Linear; torch float32. Cosine: each engine's message embeddings against the shipped engine's.
+int8 Linear; torch float32; OpenVINO float32 and OpenVINO int8 (NNCF post-training quantization, calibrated on every
+8th written e5-language message). The engines past the shipped one need packages the app does not: `pip install
+onnx-ir openvino nncf` (onnx-ir: onnxruntime's MatMulNBits quantizer); an engine whose package is missing is skipped. Cosine: each engine's
+message embeddings against the shipped engine's.
 
 Layers: e5 cut to its first L layers, the shipped recipe otherwise (int8 ONNX). Every exemplar is embedded, and each
 written message in e5's languages is scored against every exemplar but its writer's (the mean of the two nearest
@@ -26,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-ENGINES = ("onnxruntime int8 (shipped)", "onnxruntime 4-bit MatMulNBits", "torch dynamic int8", "torch float32")
+ENGINES = ("onnxruntime int8 (shipped)", "onnxruntime 4-bit MatMulNBits", "torch dynamic int8", "torch float32",
+           "OpenVINO float32", "OpenVINO int8 (NNCF)")
 SYNTHETIC = (16, 64, 128)
 
 
@@ -75,6 +79,8 @@ def _runner(engine: str, tmp: Path):
         q.model.save_model_to_file(str(tmp / "nbits.onnx"), use_external_data_format=False)
         shipped.session = _session(tmp / "nbits.onnx")
         return shipped._hidden
+    if engine.startswith("OpenVINO"):
+        return _openvino(engine, wheel, tmp)
     import torch
 
     torch.set_num_threads(THREADS)
@@ -88,6 +94,41 @@ def _runner(engine: str, tmp: Path):
             return model(inputs_embeds=embeds).last_hidden_state[0].numpy()
 
     return hidden
+
+
+def _openvino(engine: str, wheel, tmp: Path):
+    """The same float32 graph run by OpenVINO on CPU (latency hint, one stream, 2 threads); int8: NNCF's
+    post-training quantization of it (transformer preset), calibrated on written messages' windows."""
+    import openvino as ov
+
+    from medchat.safety.e5_engine import THREADS, _dequantize, export_fp32
+
+    def embeds(ids):
+        return _dequantize(wheel.word[np.asarray(ids)], len(ids))[None]
+
+    model = ov.Core().read_model(str(export_fp32(wheel, tmp / "fp32.onnx")))
+    if engine == ENGINES[5]:
+        import nncf
+
+        calibration = [embeds(wheel.windows(t)[0]) for t in e5_messages(every=8)]
+        model = nncf.quantize(model, nncf.Dataset(calibration), model_type=nncf.ModelType.TRANSFORMER,
+                              subset_size=len(calibration))
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": THREADS, "NUM_STREAMS": 1,
+                                                      "PERFORMANCE_HINT": "LATENCY"})
+    request = compiled.create_infer_request()
+
+    def hidden(ids):
+        request.infer({0: embeds(ids)})
+        return request.get_output_tensor(0).data[0].copy()
+
+    return hidden
+
+
+def _available(engine: str) -> bool:
+    import importlib.util
+
+    needs = {ENGINES[1]: ("onnx_ir",), ENGINES[4]: ("openvino",), ENGINES[5]: ("openvino", "nncf")}.get(engine, ())
+    return all(importlib.util.find_spec(m) is not None for m in needs)
 
 
 def _time_engine(engine: str, out: Path) -> None:
@@ -120,14 +161,19 @@ def _time_engine(engine: str, out: Path) -> None:
 
 
 def speed(rounds: int) -> None:
+    engines = [e for e in ENGINES if _available(e)]
+    for e in ENGINES:
+        if e not in engines:
+            print(f"  {e}: skipped (pip install onnx-ir openvino nncf)", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
-        results = {e: [] for e in ENGINES}
+        results = {e: [] for e in engines}
         embeddings = {}
         for r in range(rounds):
-            for i, engine in enumerate(ENGINES):
+            for i, engine in enumerate(engines):
                 out = Path(tmp) / f"{i}.json"
                 subprocess.run([sys.executable, "-m", "benchmarks.triage_e5_engines", "--engine", engine,
-                                "--out", str(out)], check=True, stderr=subprocess.DEVNULL)
+                                "--out", str(out)], check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
                 results[engine].append(json.loads(out.read_text()))
                 embeddings[engine] = np.load(out.with_suffix(".npy"))
                 print(f"  round {r + 1}: {engine} done", file=sys.stderr, flush=True)
@@ -137,7 +183,7 @@ def speed(rounds: int) -> None:
         print(f"| engine | {' | '.join(f'{n} tokens' for n in SYNTHETIC)} | messages | min cosine to shipped |")
         print("|---|" + "---:|" * (len(SYNTHETIC) + 2))
         ref = embeddings[ENGINES[0]] / np.linalg.norm(embeddings[ENGINES[0]], axis=1, keepdims=True)
-        for engine in ENGINES:
+        for engine in engines:
             emb = embeddings[engine] / np.linalg.norm(embeddings[engine], axis=1, keepdims=True)
             cells = [np.median([r[key] for r in results[engine]]) for key in [*map(str, SYNTHETIC), "messages"]]
             print(f"| {engine} | " + " | ".join(f"{c:.1f}" for c in cells) + f" | {np.min(np.sum(emb * ref, 1)):.4f} |")
