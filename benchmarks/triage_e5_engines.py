@@ -8,8 +8,8 @@ synthetic 16 / 64 / 128-token windows and every 4th written message in e5's lang
 graph (e5_engine.E5Onnx); onnxruntime's 4-bit MatMulNBits (block 32 like the wheel's, int8 compute); torch's dynamic
 int8 Linear; torch float32; OpenVINO float32 and OpenVINO int8 (NNCF post-training quantization, calibrated on every
 8th written e5-language message). The engines past the shipped one need packages the app does not: `pip install
-onnx-ir openvino nncf` (onnx-ir: onnxruntime's MatMulNBits quantizer); an engine whose package is missing is skipped. Cosine: each engine's
-message embeddings against the shipped engine's.
+onnx-ir openvino nncf` (onnx-ir: onnxruntime's MatMulNBits quantizer); an engine whose package is missing is
+skipped. Cosine: each engine's message embeddings against the shipped engine's.
 
 Layers: e5 cut to its first L layers, the shipped recipe otherwise (int8 ONNX). Every exemplar is embedded, and each
 written message in e5's languages is scored against every exemplar but its writer's (the mean of the two nearest
@@ -172,8 +172,7 @@ def speed(rounds: int) -> None:
             for i, engine in enumerate(engines):
                 out = Path(tmp) / f"{i}.json"
                 subprocess.run([sys.executable, "-m", "benchmarks.triage_e5_engines", "--engine", engine,
-                                "--out", str(out)], check=True, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                                "--out", str(out)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 results[engine].append(json.loads(out.read_text()))
                 embeddings[engine] = np.load(out.with_suffix(".npy"))
                 print(f"  round {r + 1}: {engine} done", file=sys.stderr, flush=True)

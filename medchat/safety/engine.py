@@ -37,14 +37,13 @@ WARM_UP_MESSAGES = ("I have had a mild headache since this morning.", "Me duele 
 
 
 def warm_up() -> bool:
-    """Load the learned signal and the language tables now, and triage WARM_UP_MESSAGES once (the app calls this at
-    start so the first message is not slow). True if the learned signal loaded; False if the model package is
-    missing (triage then runs on rules and lexicon). The second encoder (languages USE cannot read) and the combiner
-    load too; either missing is logged and changes nothing else."""
+    """Load the learned signal now and triage WARM_UP_MESSAGES once, which loads the language tables and compiles
+    the rules' expressions (the app calls this at start so the first message is not slow). True if the learned
+    signal loaded; False if the model package is missing (triage then runs on rules and lexicon). The second encoder
+    (languages USE cannot read) and the combiner load too; either missing is logged and changes nothing else."""
     second_encoder.available()
     combiner.load()
     loaded = learned.available()
-    language.languages()
     for text in WARM_UP_MESSAGES:
         triage(text)
     return loaded

@@ -135,10 +135,10 @@ def reader_name(text: str) -> str:
 
 
 def benchmark(cases: list[dict], repeats: int = 3) -> dict:
-    """Per-message triage cost after warm-up (the first message's apart too: it is what a user of a fresh app
-    waits): wall time (what a user waits) and this process's CPU time (what the
-    message costs this CPU, unaffected by other processes on a shared machine), median and p95 in ms; and per reader
-    (which encoder reads the message: they cost very different amounts), each message's median over the passes."""
+    """Per-message triage cost after warm-up: wall time (what a user waits; the first message's apart too, what the
+    first user of a fresh app waits) and this process's CPU time (what the message costs this CPU, unaffected by
+    other processes on a shared machine), median and p95 in ms; and per reader (which encoder reads the message:
+    they cost very different amounts), each message's median over the passes."""
     t0 = time.perf_counter()
     loaded = warm_up()
     load_s = time.perf_counter() - t0
@@ -159,8 +159,9 @@ def benchmark(cases: list[dict], repeats: int = 3) -> dict:
         by_reader[reader_name(c["text"])].append(statistics.median(times))
     readers = {name: {"messages": len(ms), "median": statistics.median(ms), "over_budget": sum(m > BUDGET_MS for m in ms)}
                for name in READERS if (ms := by_reader.get(name))}
-    return {"messages": len(cpu), "learned_signal": loaded, "load_s": load_s, "first_ms": wall[0][0] if cases else 0.0,
-            "wall_ms": stats([t for times in wall for t in times]), "cpu_ms": stats(cpu), "readers": readers}
+    return {"messages": len(cpu), "learned_signal": loaded, "load_s": load_s,
+            "first_ms": wall[0][0] if cases else 0.0, "wall_ms": stats([t for times in wall for t in times]),
+            "cpu_ms": stats(cpu), "readers": readers}
 
 
 def main(argv: list[str] | None = None) -> int:
